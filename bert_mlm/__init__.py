@@ -1,0 +1,12 @@
+"""bert-mlm: Google's original BERT pretraining, ported to TensorFlow 2 and Keras 3.
+
+Modules (one stage of the pipeline each):
+  tokenization      the original FullTokenizer (BasicTokenizer + WordPiece), cached.
+  file_io           tf.gfile semantics (glob order, '\\n' lines, atomic outputs) without TF.
+  tfrecord          tf.train.Example serialization and TFRecord framing.
+  pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords.
+
+Importing the package does not import TensorFlow; the data pipeline runs without it.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""File access with the original's `tf.gfile` semantics, without importing TensorFlow locally.
+
+The original reads its inputs through `tf.gfile`; what matters for identical output is:
+  * `Glob` lists matches in directory order (the order `readdir` returns), not sorted, and `*`
+    matches names that start with a dot. The order of input files decides the order of documents
+    and so the whole random stream.
+  * Text is split into lines on '\\n' only (U+2028 and the like stay inside a line), every '\\r'
+    is dropped (TensorFlow's line reader skips it anywhere in a line, so "a\\rb" reads "ab"), and
+    lines are decoded as strict UTF-8.
+
+Local paths use Python's own I/O (TensorFlow costs seconds and ~700 MB just to import); paths
+with a scheme (`gs://...`) go through `tf.io.gfile`, imported only then.
+
+Outputs are written to a temporary name beside the final one and renamed into place when
+complete (`AtomicOutputs`), so an interrupted or failed run never leaves a partial file under a
+final name.
+"""
+
+import contextlib
+import fnmatch
+import os
+import re
+
+_GLOB_CHARS = re.compile(r"[*?[]")
+
+
+def _is_remote(path):
+  return "://" in path
+
+
+def _gfile():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile
+
+
+def glob(pattern):
+  """Paths matching `pattern`, in the order `tf.io.gfile.glob` returns them."""
+  if _is_remote(pattern):
+    return list(_gfile().glob(pattern))
+  if not _GLOB_CHARS.search(pattern):
+    return [pattern] if os.path.exists(pattern) else []
+  components = pattern.split("/")
+  first_wild = next(i for i, c in enumerate(components) if _GLOB_CHARS.search(c))
+  # Like TensorFlow, start from the longest wildcard-free directory prefix ("." if none).
+  root = "/".join(components[:first_wild]) or ("/" if pattern.startswith("/") else ".")
+  components = [c for c in components[first_wild:] if c]
+  matches = [root]
+  for index, component in enumerate(components):
+    is_last = index == len(components) - 1
+    expanded = []
+    for directory in matches:
+      if not _GLOB_CHARS.search(component):
+        candidate = os.path.join(directory, component)
+        if os.path.exists(candidate):
+          expanded.append(candidate)
+        continue
+      try:
+        names = os.listdir(directory)  # directory order, as TensorFlow's GetChildren
+      except (NotADirectoryError, FileNotFoundError, PermissionError):
+        continue
+      for name in names:
+        if fnmatch.fnmatchcase(name, component):
+          candidate = os.path.join(directory, name)
+          if is_last or os.path.isdir(candidate):
+            expanded.append(candidate)
+    matches = expanded
+  return matches
+
+
+def read_text_lines(path):
+  """Yields (line_number, line) for each '\\n'-terminated line of a UTF-8 text file.
+
+  Lines keep their trailing '\\n' and lose every '\\r' (as tf.gfile's `readline`); numbering
+  starts at 1.
+
+  Raises:
+    FileNotFoundError: `path` does not exist.
+    ValueError: a line is not valid UTF-8 (naming the file, line and byte offset).
+  """
+  opener = _gfile().GFile if _is_remote(path) else open
+  if not _is_remote(path) and not os.path.isfile(path):
+    if os.path.isdir(path):
+      raise IsADirectoryError("%s: is a directory, not a text file." % path)
+    raise FileNotFoundError("%s: no such file." % path)
+  with opener(path, "rb") as reader:
+    for line_number, raw in enumerate(reader, 1):
+      raw = raw.replace(b"\r", b"")
+      try:
+        yield line_number, raw.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise ValueError("%s:%d: not valid UTF-8 (byte %d of the line: %r)."
+                         % (path, line_number, e.start + 1, raw[e.start:e.start + 4])) from None
+
+
+class AtomicOutputs(object):
+  """Opens several binary output files under temporary names; renames them all on commit.
+
+  Usage:
+    with AtomicOutputs(paths) as files:
+      files[0].write(...)
+    # Here every path holds its complete content. On an exception nothing is renamed and the
+    # temporary files are removed, so an existing file under a final name is left untouched.
+
+  Raises (on entry):
+    ValueError: an output name is empty or repeated.
+    OSError: an output cannot be created (naming the path).
+  """
+
+  def __init__(self, paths):
+    self._paths = list(paths)
+    for path in self._paths:
+      if not path:
+        raise ValueError("An output file name is empty (check the comma-separated list).")
+    if len(set(self._paths)) != len(self._paths):
+      raise ValueError("An output file is named twice: %s" % ", ".join(self._paths))
+    suffix = ".incomplete-%d" % os.getpid()
+    self._temporary = [p + suffix for p in self._paths]
+    self._files = []
+
+  def __enter__(self):
+    try:
+      for path, temporary in zip(self._paths, self._temporary):
+        if _is_remote(path):
+          self._files.append(_gfile().GFile(temporary, "wb"))
+          continue
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+          raise FileNotFoundError("Cannot write %s: directory %s does not exist." % (path, directory))
+        if os.path.isdir(path):
+          raise IsADirectoryError("Cannot write %s: it is a directory." % path)
+        try:
+          self._files.append(open(temporary, "wb"))
+        except OSError as e:
+          raise type(e)("Cannot write %s: %s." % (path, e.strerror or e)) from None
+    except BaseException:
+      self._discard()
+      raise
+    return self._files
+
+  def __exit__(self, exc_type, exc, tb):
+    if exc_type is not None:
+      self._discard()
+      return False
+    try:
+      for f in self._files:
+        f.close()
+      for path, temporary in zip(self._paths, self._temporary):
+        if _is_remote(path):
+          _gfile().rename(temporary, path, overwrite=True)
+        else:
+          os.replace(temporary, path)
+    except BaseException:
+      self._discard()
+      raise
+    return False
+
+  def _discard(self):
+    for f in self._files:
+      with contextlib.suppress(Exception):
+        f.close()
+    for temporary in self._temporary:
+      with contextlib.suppress(Exception):
+        if _is_remote(temporary):
+          if _gfile().exists(temporary):
+            _gfile().remove(temporary)
+        elif os.path.exists(temporary):
+          os.remove(temporary)

@@ -1,0 +1,72 @@
+"""Creates masked LM / next sentence pretraining TFRecords from raw text.
+
+The original BERT `create_pretraining_data.py` command line, on TensorFlow 2 (TensorFlow itself
+is not even imported for local files). Same flags, same defaults; with the same input, vocabulary
+and seed it writes the same examples, in the same order and the same output files.
+
+  python create_pretraining_data.py --input_file=corpus.txt --output_file=out.tfrecord \\
+      --vocab_file=vocab.txt --do_lower_case=True --max_seq_length=128 \\
+      --max_predictions_per_seq=20 --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from bert_mlm import pretraining_data
+
+flags.DEFINE_string("input_file", None,
+                    "Input raw text file (or comma-separated list of files, globs allowed): "
+                    "one sentence per line, a blank line between documents.")
+flags.DEFINE_string("output_file", None,
+                    "Output TF example file (or comma-separated list of files); examples are "
+                    "written round-robin over them.")
+flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
+flags.DEFINE_bool("do_lower_case", True,
+                  "Whether to lower case the input text. Should be True for uncased models and "
+                  "False for cased models.")
+flags.DEFINE_bool("do_whole_word_mask", False,
+                  "Whether to use whole word masking rather than per-WordPiece masking.")
+flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+flags.DEFINE_integer("max_predictions_per_seq", 20,
+                     "Maximum number of masked LM predictions per sequence.")
+flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
+flags.DEFINE_integer("dupe_factor", 10,
+                     "Number of times to duplicate the input data (with different masks).")
+flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+flags.DEFINE_float("short_seq_prob", 0.1,
+                   "Probability of creating sequences which are shorter than the maximum length.")
+flags.DEFINE_bool("preserve_unused_tokens", False,
+                  "If True, words that are [unusedN] vocabulary tokens are kept whole instead of "
+                  "being split by punctuation and WordPiece (the PyPI release's option).")
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  logging.set_verbosity(logging.INFO)
+  options = pretraining_data.DataOptions(
+      do_lower_case=FLAGS.do_lower_case,
+      do_whole_word_mask=FLAGS.do_whole_word_mask,
+      max_seq_length=FLAGS.max_seq_length,
+      max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+      random_seed=FLAGS.random_seed,
+      dupe_factor=FLAGS.dupe_factor,
+      masked_lm_prob=FLAGS.masked_lm_prob,
+      short_seq_prob=FLAGS.short_seq_prob,
+      preserve_unused_tokens=FLAGS.preserve_unused_tokens)
+  try:
+    pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
+                                             FLAGS.vocab_file, options)
+  except (ValueError, OSError) as e:
+    # A clear one-line error, not a traceback: the message names the flag, file or line.
+    sys.exit("create_pretraining_data.py: error: %s" % e)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("input_file")
+  flags.mark_flag_as_required("output_file")
+  flags.mark_flag_as_required("vocab_file")
+  app.run(main)

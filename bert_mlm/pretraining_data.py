@@ -16,6 +16,7 @@ Each example has the original's features (int64 unless noted), padded with zeros
 """
 
 import dataclasses
+import os
 import random
 import time
 
@@ -426,6 +427,9 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
                         tokenization.UNK_TOKEN), vocab_file)
   input_files = resolve_input_files(input_file)
   output_files = output_file.split(",")
+  clobbered = set(map(os.path.realpath, input_files)) & set(map(os.path.realpath, output_files))
+  if clobbered:
+    raise ValueError("--output_file would overwrite the input file %s." % sorted(clobbered)[0])
   logging.info("*** Reading from input files ***")
   for path in input_files:
     logging.info("  %s", path)

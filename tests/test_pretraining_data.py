@@ -303,3 +303,11 @@ def test_command_line_error_is_one_clear_line(tmp_path, small_inputs):
   assert result.returncode == 1
   assert "error: --input_file: no file matches" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_output_that_is_an_input(tmp_path, small_inputs):
+  corpus, vocab = small_inputs
+  before = open(corpus, "rb").read()
+  with pytest.raises(ValueError, match="would overwrite the input file"):
+    _ours(corpus, str(tmp_path / "x") + "," + corpus, vocab)
+  assert open(corpus, "rb").read() == before

@@ -1,0 +1,161 @@
+"""Checkpoints in the original's TF1 format, both ways, by variable name.
+
+Our variables' Keras paths are the original's TF1 names, so reading is `tf.train.load_checkpoint`
+plus a name lookup, and writing is a {name: tensor} map saved with `SaveV2`: the same
+`<prefix>.index` + `<prefix>.data-00000-of-00001` files a TF1 `tf.train.Saver` writes, which the
+original's code, its `init_from_checkpoint` and every converter built for it read unchanged.
+
+One format for everything: released weights (`bert_model.ckpt`), init checkpoints and training
+checkpoints (`model.ckpt-<step>` with `global_step` and the optimizer slots
+`<name>/adam_m`, `<name>/adam_v`).
+"""
+
+import os
+
+from absl import logging
+import tensorflow as tf
+
+WORD_EMBEDDINGS = "bert/embeddings/word_embeddings"
+GLOBAL_STEP = "global_step"
+SLOT_SUFFIXES = ("adam_m", "adam_v")
+# What TensorFlow's checkpoint reader raises on a truncated or corrupt file.
+_READ_ERRORS = (tf.errors.OpError, ValueError, IndexError, RuntimeError)
+
+
+def _resolve(path):
+  """A checkpoint prefix from a prefix or a directory with a `checkpoint` state file."""
+  if os.path.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise FileNotFoundError("Checkpoint directory %s holds no checkpoint." % path)
+    return latest
+  if not tf.io.gfile.exists(path + ".index"):
+    raise FileNotFoundError("Checkpoint %s does not exist (no %s.index)." % (path, path))
+  return path
+
+
+class CheckpointReader(object):
+  """Reads a TF1-format checkpoint by name, with errors that name the file."""
+
+  def __init__(self, path):
+    self.path = _resolve(path)
+    try:
+      self._reader = tf.train.load_checkpoint(self.path)
+      self.shapes = {name: tuple(shape) for name, shape in
+                     self._reader.get_variable_to_shape_map().items()}
+    except _READ_ERRORS as e:
+      raise ValueError("Checkpoint %s cannot be read (truncated or corrupt?): %s"
+                       % (self.path, _first_line(e))) from None
+
+  def read(self, name):
+    try:
+      return self._reader.get_tensor(name)
+    except _READ_ERRORS as e:
+      raise ValueError("Checkpoint %s: variable %s cannot be read (truncated or corrupt?): %s"
+                       % (self.path, name, _first_line(e))) from None
+
+
+def _first_line(error):
+  return str(getattr(error, "message", error)).strip().split("\n")[0]
+
+
+def list_variables(path):
+  """{name: shape} of a checkpoint."""
+  return dict(CheckpointReader(path).shapes)
+
+
+def load_checkpoint(variables, path):
+  """Loads every variable whose name is in the checkpoint; the rest keep their values.
+
+  The original's `init_checkpoint` semantics (assignment map by name). Each variable is logged
+  with `*INIT_FROM_CKPT*` when loaded, as the original logs them. Shapes are checked before any
+  variable is assigned, so a mismatch leaves the model untouched.
+
+  Args:
+    variables: {TF1 name: tf.Variable}.
+    path: checkpoint prefix, or a directory with a `checkpoint` state file.
+  Returns:
+    The sorted names that were loaded.
+  Raises:
+    FileNotFoundError: no checkpoint at `path`.
+    ValueError: a name's shape differs (naming it and both shapes), or the file is corrupt.
+  """
+  reader = CheckpointReader(path)
+  matched = sorted(name for name in variables if name in reader.shapes)
+  mismatched = [name for name in matched if reader.shapes[name] != tuple(variables[name].shape)]
+  if mismatched:
+    # The embedding table first: a vocab_size mismatch is the usual cause and says most.
+    name = WORD_EMBEDDINGS if WORD_EMBEDDINGS in mismatched else mismatched[0]
+    expected = tuple(variables[name].shape)
+    hint = ""
+    if name == WORD_EMBEDDINGS and reader.shapes[name][1:] == expected[1:]:
+      hint = (" The checkpoint's vocabulary has %d tokens but the config's vocab_size is %d."
+              % (reader.shapes[name][0], expected[0]))
+    raise ValueError("Checkpoint %s: %s has shape %s but the model's has shape %s (%d of %d "
+                     "shared names differ; is it a checkpoint of another config?).%s"
+                     % (reader.path, name, list(reader.shapes[name]), list(expected),
+                        len(mismatched), len(matched), hint))
+  values = {name: reader.read(name) for name in matched}
+  for name in matched:
+    variables[name].assign(values[name])
+  logging.info("**** Variables (loaded from %s) ****", reader.path)
+  for name, variable in variables.items():
+    logging.info("  name = %s, shape = %s%s", name, list(variable.shape),
+                 ", *INIT_FROM_CKPT*" if name in values else "")
+  unused = sorted(set(reader.shapes) - set(variables))
+  if unused:
+    logging.info("Checkpoint names not used by the model: %s", ", ".join(unused))
+  return matched
+
+
+def save_checkpoint(prefix, tensors):
+  """Saves {name: tensor or array} as a TF1-format checkpoint at `prefix`, atomically.
+
+  The files are written under a temporary prefix and renamed, data first and index last, so a
+  checkpoint that exists under its final name is always complete.
+  """
+  if not tensors:
+    raise ValueError("Nothing to save to %s." % prefix)
+  directory = os.path.dirname(prefix) or "."
+  if not tf.io.gfile.isdir(directory):
+    raise FileNotFoundError("Cannot save checkpoint %s: directory %s does not exist."
+                            % (prefix, directory))
+  names = sorted(tensors)
+  temporary = "%s.tmp-%d" % (prefix, os.getpid())
+  tf.raw_ops.SaveV2(prefix=temporary, tensor_names=names, shape_and_slices=[""] * len(names),
+                    tensors=[tf.convert_to_tensor(tensors[n]) for n in names])
+  for suffix in (".data-00000-of-00001", ".index"):
+    tf.io.gfile.rename(temporary + suffix, prefix + suffix, overwrite=True)
+  return prefix
+
+
+def model_tensors(variables, global_step=None, slots=None):
+  """The {name: value} map of a model checkpoint.
+
+  Args:
+    variables: {TF1 name: variable}.
+    global_step: int, saved as int64 `global_step` when given.
+    slots: optional {TF1 name: {"adam_m": value, "adam_v": value}} saved as `<name>/adam_m` etc.
+  """
+  tensors = {name: tf.convert_to_tensor(variable) for name, variable in variables.items()}
+  if global_step is not None:
+    tensors[GLOBAL_STEP] = tf.constant(global_step, tf.int64)
+  for name, slot_values in (slots or {}).items():
+    for slot, value in slot_values.items():
+      tensors["%s/%s" % (name, slot)] = value
+  return tensors
+
+
+def is_optimizer_slot(name):
+  return name.rsplit("/", 1)[-1] in SLOT_SUFFIXES
+
+
+def strip_optimizer_slots(input_path, output_prefix):
+  """Copies a checkpoint without its `adam_m`/`adam_v` slots (a third of a training checkpoint).
+
+  Returns the names kept.
+  """
+  reader = CheckpointReader(input_path)
+  kept = {name: reader.read(name) for name in reader.shapes if not is_optimizer_slot(name)}
+  save_checkpoint(output_prefix, kept)
+  return sorted(kept)

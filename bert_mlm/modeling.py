@@ -1,0 +1,316 @@
+"""The BERT encoder as Keras 3 layers, computing what the original's `modeling.BertModel` computes.
+
+Every layer is named after the original's variable scope and builds its weights when constructed
+(the shapes follow from the config), so each variable's Keras path is its TF1 name:
+
+  bert/embeddings/{word_embeddings, token_type_embeddings, position_embeddings}
+  bert/embeddings/LayerNorm/{gamma, beta}
+  bert/encoder/layer_<i>/attention/self/{query, key, value}/{kernel, bias}
+  bert/encoder/layer_<i>/attention/output/dense/{kernel, bias}
+  bert/encoder/layer_<i>/attention/output/LayerNorm/{gamma, beta}
+  bert/encoder/layer_<i>/intermediate/dense/{kernel, bias}
+  bert/encoder/layer_<i>/output/dense/{kernel, bias}
+  bert/encoder/layer_<i>/output/LayerNorm/{gamma, beta}
+  bert/pooler/dense/{kernel, bias}
+
+Shapes: B batch, S sequence length, H hidden size, N heads, D = H / N.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from bert_mlm.config import BertConfig
+
+# The original's padding adder: a large negative logit, not -inf, so fully padded rows stay finite.
+_MASK_ADDER = -10000.0
+_LAYER_NORM_EPSILON = 1e-12
+
+
+def gelu(x):
+  """The original's GELU: the tanh approximation (not the exact erf form)."""
+  cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
+  return x * cdf
+
+
+def get_activation(name):
+  """The original's activation by (case-insensitive) name; None for "linear" or empty."""
+  if not isinstance(name, str):
+    return name
+  act = name.lower()
+  if act in ("", "linear"):
+    return None
+  if act == "gelu":
+    return gelu
+  if act == "relu":
+    return tf.nn.relu
+  if act == "tanh":
+    return tf.tanh
+  raise ValueError("Unsupported activation: %s" % name)
+
+
+def create_initializer(initializer_range):
+  """Truncated normal (at 2 stddev) with stddev `initializer_range`, as the original."""
+  return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+
+class LayerNorm(keras.layers.Layer):
+  """Layer normalization over the last axis: variables `beta`, `gamma`; epsilon 1e-12.
+
+  The same arithmetic as the original's contrib `layer_norm` (moments, then
+  batch_normalization), so results agree to round-off.
+  """
+
+  def __init__(self, width, name="LayerNorm", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.width = width
+    self.build(None)
+
+  def build(self, input_shape):
+    self.beta = self.add_weight(name="beta", shape=(self.width,), initializer="zeros")
+    self.gamma = self.add_weight(name="gamma", shape=(self.width,), initializer="ones")
+    self.built = True
+
+  def call(self, x):
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return tf.nn.batch_normalization(x, mean, variance, offset=self.beta, scale=self.gamma,
+                                     variance_epsilon=_LAYER_NORM_EPSILON)
+
+
+def _dense(units, input_width, config, activation=None, name="dense"):
+  layer = keras.layers.Dense(units, activation=activation, name=name,
+                             kernel_initializer=create_initializer(config.initializer_range))
+  layer.build((None, input_width))
+  return layer
+
+
+class BertEmbeddings(keras.layers.Layer):
+  """Word + token type + position embeddings, then LayerNorm and dropout."""
+
+  def __init__(self, config, name="embeddings", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    c = self.config
+    init = create_initializer(c.initializer_range)
+    self.word_embeddings = self.add_weight(
+        name="word_embeddings", shape=(c.vocab_size, c.hidden_size), initializer=init)
+    self.token_type_embeddings = self.add_weight(
+        name="token_type_embeddings", shape=(c.type_vocab_size, c.hidden_size), initializer=init)
+    self.position_embeddings = self.add_weight(
+        name="position_embeddings", shape=(c.max_position_embeddings, c.hidden_size),
+        initializer=init)
+    self.layer_norm = LayerNorm(c.hidden_size)
+    self.dropout = keras.layers.Dropout(c.hidden_dropout_prob)
+    self.built = True
+
+  def call(self, input_ids, token_type_ids, training=False):
+    """input_ids, token_type_ids: int32 [B, S] -> [B, S, H]."""
+    seq_length = tf.shape(input_ids)[1]
+    output = tf.gather(self.word_embeddings, input_ids)
+    output += tf.gather(self.token_type_embeddings, token_type_ids)
+    output += self.position_embeddings[tf.newaxis, :seq_length, :]
+    return self.dropout(self.layer_norm(output), training=training)
+
+
+class SelfAttention(keras.layers.Layer):
+  """Multi-head scaled dot-product self-attention: `query`, `key`, `value` projections."""
+
+  def __init__(self, config, name="self", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.num_heads = config.num_attention_heads
+    self.head_size = config.hidden_size // config.num_attention_heads
+    self.build(None)
+
+  def build(self, input_shape):
+    h = self.config.hidden_size
+    self.query = _dense(h, h, self.config, name="query")
+    self.key = _dense(h, h, self.config, name="key")
+    self.value = _dense(h, h, self.config, name="value")
+    self.dropout = keras.layers.Dropout(self.config.attention_probs_dropout_prob)
+    self.built = True
+
+  def _split_heads(self, x, batch, seq):
+    # [B, S, H] -> [B, N, S, D]
+    return tf.transpose(tf.reshape(x, [batch, seq, self.num_heads, self.head_size]),
+                        [0, 2, 1, 3])
+
+  def call(self, x, attention_adder, training=False):
+    """x: [B, S, H]; attention_adder: [B, 1, 1, S] (0 or -10000) -> context [B, S, H]."""
+    batch, seq = tf.shape(x)[0], tf.shape(x)[1]
+    q = self._split_heads(self.query(x), batch, seq)
+    k = self._split_heads(self.key(x), batch, seq)
+    v = self._split_heads(self.value(x), batch, seq)
+    scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(float(self.head_size)))
+    probs = tf.nn.softmax(scores + attention_adder)  # [B, N, S, S]
+    context = tf.matmul(self.dropout(probs, training=training), v)  # [B, N, S, D]
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]),
+                      [batch, seq, self.num_heads * self.head_size])
+
+
+class DenseResidualNorm(keras.layers.Layer):
+  """`dense` projection, dropout, residual add, `LayerNorm` (the original's "output" blocks)."""
+
+  def __init__(self, config, input_width, name="output", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.input_width = input_width
+    self.build(None)
+
+  def build(self, input_shape):
+    self.dense = _dense(self.config.hidden_size, self.input_width, self.config)
+    self.dropout = keras.layers.Dropout(self.config.hidden_dropout_prob)
+    self.layer_norm = LayerNorm(self.config.hidden_size)
+    self.built = True
+
+  def call(self, x, residual, training=False):
+    """x: [B, S, input_width], residual: [B, S, H] -> [B, S, H]."""
+    return self.layer_norm(self.dropout(self.dense(x), training=training) + residual)
+
+
+class Attention(keras.layers.Layer):
+  """`self` attention followed by its `output` projection + residual + LayerNorm."""
+
+  def __init__(self, config, name="attention", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    self.self_attention = SelfAttention(self.config)
+    self.output_block = DenseResidualNorm(self.config, self.config.hidden_size)
+    self.built = True
+
+  def call(self, x, attention_adder, training=False):
+    context = self.self_attention(x, attention_adder, training=training)
+    return self.output_block(context, x, training=training)
+
+
+class Intermediate(keras.layers.Layer):
+  """The feed-forward expansion: `dense` to intermediate_size with the hidden activation."""
+
+  def __init__(self, config, name="intermediate", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    self.dense = _dense(self.config.intermediate_size, self.config.hidden_size, self.config,
+                        activation=get_activation(self.config.hidden_act))
+    self.built = True
+
+  def call(self, x):
+    return self.dense(x)
+
+
+class TransformerLayer(keras.layers.Layer):
+  """One post-LayerNorm transformer layer: attention block, then feed-forward block."""
+
+  def __init__(self, config, name, **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    self.attention = Attention(self.config)
+    self.intermediate = Intermediate(self.config)
+    self.output_block = DenseResidualNorm(self.config, self.config.intermediate_size)
+    self.built = True
+
+  def call(self, x, attention_adder, training=False):
+    """x: [B, S, H] -> [B, S, H]."""
+    attention_output = self.attention(x, attention_adder, training=training)
+    return self.output_block(self.intermediate(attention_output), attention_output,
+                             training=training)
+
+
+class Encoder(keras.layers.Layer):
+  """The stack of `layer_<i>` transformer layers."""
+
+  def __init__(self, config, name="encoder", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    self.layers = [TransformerLayer(self.config, name="layer_%d" % i)
+                   for i in range(self.config.num_hidden_layers)]
+    self.built = True
+
+  def call(self, x, attention_adder, training=False):
+    """Returns the output of every layer, [L] x [B, S, H]."""
+    outputs = []
+    for layer in self.layers:
+      x = layer(x, attention_adder, training=training)
+      outputs.append(x)
+    return outputs
+
+
+class Pooler(keras.layers.Layer):
+  """tanh `dense` on the first ([CLS]) token."""
+
+  def __init__(self, config, name="pooler", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    self.dense = _dense(self.config.hidden_size, self.config.hidden_size, self.config,
+                        activation=tf.tanh)
+    self.built = True
+
+  def call(self, sequence_output):
+    """[B, S, H] -> [B, H]."""
+    return self.dense(sequence_output[:, 0, :])
+
+
+class BertModel(keras.Model):
+  """The original's BertModel: embeddings, encoder, pooler, all under `bert/`."""
+
+  def __init__(self, config, name="bert", **kwargs):
+    super().__init__(name=name, **kwargs)
+    if not isinstance(config, BertConfig):
+      raise TypeError("config must be a BertConfig, got %r" % type(config))
+    self.config = config
+    self.build(None)
+
+  def build(self, input_shape):
+    # Sublayers are made inside build, which Keras runs in this layer's name scope ("bert/").
+    self.embeddings = BertEmbeddings(self.config)
+    self.encoder = Encoder(self.config)
+    self.pooler = Pooler(self.config)
+    self.built = True
+
+  @property
+  def embedding_table(self):
+    """The word embedding table [vocab_size, H] (the masked LM head's output weights)."""
+    return self.embeddings.word_embeddings
+
+  def call(self, input_ids, input_mask=None, token_type_ids=None, training=False):
+    """input_ids, input_mask, token_type_ids: int [B, S] (mask 1 = real token).
+
+    Returns a dict: sequence_output [B, S, H], pooled_output [B, H], embedding_output [B, S, H],
+    all_encoder_layers [L] x [B, S, H].
+    """
+    input_ids = tf.cast(input_ids, tf.int32)
+    if input_mask is None:
+      input_mask = tf.ones_like(input_ids)
+    if token_type_ids is None:
+      token_type_ids = tf.zeros_like(input_ids)
+    token_type_ids = tf.cast(token_type_ids, tf.int32)
+    embedding_output = self.embeddings(input_ids, token_type_ids, training=training)
+    dtype = embedding_output.dtype
+    # [B, 1, 1, S]: 0 for tokens to attend to, -10000 for padding.
+    attention_adder = (1.0 - tf.cast(input_mask, dtype))[:, tf.newaxis, tf.newaxis, :] * _MASK_ADDER
+    all_layers = self.encoder(embedding_output, attention_adder, training=training)
+    sequence_output = all_layers[-1]
+    return {
+        "sequence_output": sequence_output,
+        "pooled_output": self.pooler(sequence_output),
+        "embedding_output": embedding_output,
+        "all_encoder_layers": all_layers,
+    }

@@ -1,0 +1,38 @@
+"""Copies a training checkpoint without its optimizer slots (released-model size).
+
+Training checkpoints hold every weight three times (value, adam_m, adam_v); the released
+`bert_model.ckpt` files hold only the values. The output is a TF1-format checkpoint with the
+original's names, readable by the original's code and by every converter built for it.
+
+  python strip_checkpoint.py --input_checkpoint=out/model.ckpt-100000 \\
+      --output_checkpoint=release/bert_model.ckpt
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from bert_mlm import checkpoints
+
+flags.DEFINE_string("input_checkpoint", None,
+                    "Checkpoint prefix (or a directory with a `checkpoint` file) to read.")
+flags.DEFINE_string("output_checkpoint", None, "Checkpoint prefix to write.")
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  logging.set_verbosity(logging.INFO)
+  try:
+    kept = checkpoints.strip_optimizer_slots(FLAGS.input_checkpoint, FLAGS.output_checkpoint)
+  except (ValueError, OSError) as e:
+    sys.exit("strip_checkpoint.py: error: %s" % e)
+  logging.info("Wrote %s with %d variables (optimizer slots removed).", FLAGS.output_checkpoint,
+               len(kept))
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("input_checkpoint")
+  flags.mark_flag_as_required("output_checkpoint")
+  app.run(main)

@@ -1,0 +1,63 @@
+"""BertConfig: the released files read as they are; configs that can't work are clear errors."""
+
+import glob
+import json
+import os
+
+import pytest
+
+from bert_mlm.config import BertConfig, check_vocab_size
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "configs", "*.json"))))
+def test_shipped_configs(path):
+  config = BertConfig.from_json_file(path)
+  with open(path) as f:
+    assert json.loads(config.to_json_string()) == json.load(f)
+
+
+def test_defaults_are_the_originals():
+  config = BertConfig(vocab_size=10)
+  assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
+          config.intermediate_size, config.hidden_act, config.type_vocab_size,
+          config.max_position_embeddings) == (768, 12, 12, 3072, "gelu", 16, 512)
+
+
+def test_unknown_keys_are_a_warning(tmp_path, caplog):
+  path = tmp_path / "bert_config.json"
+  path.write_text(json.dumps({"vocab_size": 5, "hidden_size": 8, "num_attention_heads": 2,
+                              "directionality": "bidi", "pooler_fc_size": 768}))
+  with caplog.at_level("WARNING"):
+    config = BertConfig.from_json_file(str(path))
+  assert config.hidden_size == 8
+  assert "directionality" in caplog.text and "pooler_fc_size" in caplog.text
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(hidden_size=100, num_attention_heads=12), "not a multiple of num_attention_heads"),
+    (dict(hidden_act="swish"), "hidden_act 'swish' is not supported"),
+    (dict(num_hidden_layers=0), "num_hidden_layers must be a positive integer"),
+    (dict(vocab_size=-3), "vocab_size must be a positive integer"),
+    (dict(hidden_dropout_prob=1.0), r"hidden_dropout_prob must be in \[0, 1\)"),
+])
+def test_bad_configs(change, message):
+  with pytest.raises(ValueError, match=message):
+    BertConfig.from_dict(dict(dict(vocab_size=10, hidden_size=24, num_attention_heads=2), **change))
+
+
+def test_bad_files(tmp_path):
+  with pytest.raises(FileNotFoundError, match="missing.json"):
+    BertConfig.from_json_file(str(tmp_path / "missing.json"))
+  bad = tmp_path / "bad.json"
+  bad.write_text("{not json")
+  with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+    BertConfig.from_json_file(str(bad))
+
+
+def test_vocab_size_must_match_vocab_file():
+  config = BertConfig.from_json_file(os.path.join(REPO, "configs", "sample_tiny.json"))
+  check_vocab_size(config, os.path.join(REPO, "sample_data", "vocab.txt"))
+  with pytest.raises(ValueError, match="has 2081 tokens but the config's vocab_size is 30522"):
+    check_vocab_size(BertConfig(vocab_size=30522),
+                     os.path.join(REPO, "sample_data", "vocab.txt"))

@@ -1,0 +1,143 @@
+"""Runs the original BERT model and pretraining heads (PyPI `bert-tensorflow==1.0.4`) in TF1 graph mode.
+
+The original's `bert.modeling` and `bert.run_pretraining` are imported and called unmodified; only
+the two TF1 APIs they need and TF 2.21 lacks are supplied by `tests.reference.tf1_shim`.
+`bert.run_pretraining` defines absl flags that clash with `bert.create_pretraining_data`'s
+(`input_file`, `max_seq_length`, ...), so its flags are defined into a private `FlagValues`; its
+model functions never read flags.
+"""
+
+import functools
+
+import numpy as np
+
+from tests.reference import tf1_shim
+
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
+                 "masked_lm_ids", "masked_lm_weights", "next_sentence_labels")
+
+_ORIGINAL = {}
+
+
+def _import_run_pretraining(tf1):
+  """Imports `bert.run_pretraining` with its flag definitions kept out of the global FLAGS."""
+  import sys  # pylint: disable=g-import-not-at-top
+  if "bert.run_pretraining" in sys.modules:
+    return sys.modules["bert.run_pretraining"]
+  from absl import flags as absl_flags  # pylint: disable=g-import-not-at-top
+  private = absl_flags.FlagValues()
+  tf_flags = tf1.flags
+  names = ("DEFINE_string", "DEFINE_integer", "DEFINE_bool", "DEFINE_boolean", "DEFINE_float")
+  saved = {name: getattr(tf_flags, name) for name in names}
+  try:
+    for name, define in saved.items():
+      setattr(tf_flags, name, functools.partial(define, flag_values=private))
+    from bert import run_pretraining  # pylint: disable=g-import-not-at-top
+  finally:
+    for name, define in saved.items():
+      setattr(tf_flags, name, define)
+  return run_pretraining
+
+
+def original_modules():
+  """(tf.compat.v1, bert.modeling, bert.run_pretraining), with the TF1 shim installed."""
+  tf1_shim.install()  # Cheap when installed; reinstalls if something undid it.
+  if not _ORIGINAL:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from bert import modeling  # pylint: disable=g-import-not-at-top
+    run_pretraining = _import_run_pretraining(tf.compat.v1)
+    _ORIGINAL.update(tf1=tf.compat.v1, modeling=modeling, run_pretraining=run_pretraining)
+  return _ORIGINAL["tf1"], _ORIGINAL["modeling"], _ORIGINAL["run_pretraining"]
+
+
+def run_original_pretraining_graph(bert_config_dict, features, init_checkpoint=None,
+                                   save_checkpoint=None, seed=0):
+  """Builds and runs the original's pretraining forward pass, as its `model_fn` does in eval mode.
+
+  Args:
+    bert_config_dict: the contents of a `bert_config.json`.
+    features: {name: numpy array} for the names in FEATURE_NAMES: int32 `input_ids`,
+      `input_mask`, `segment_ids` [B, S]; int32 `masked_lm_positions`, `masked_lm_ids` and float32
+      `masked_lm_weights` [B, P]; int32 `next_sentence_labels` [B, 1].
+    init_checkpoint: optional TF1 checkpoint prefix; the variables it has (by name) are loaded
+      with the original's `get_assignment_map_from_checkpoint` + `tf.train.init_from_checkpoint`,
+      the others keep their random initialisation.
+    save_checkpoint: optional path prefix; all global variables are saved there with a
+      `tf.compat.v1.train.Saver` (no meta graph).
+    seed: the graph-level random seed for the initialisation.
+
+  Returns:
+    {name: numpy array} with sequence_output, pooled_output, embedding_output, embedding_table,
+    masked_lm_loss, masked_lm_example_loss, masked_lm_log_probs, next_sentence_loss,
+    next_sentence_example_loss, next_sentence_log_probs, total_loss; `variables`: {variable name
+    without ':0': numpy value} of every global variable; `initialized_variable_names`: sorted
+    names loaded from `init_checkpoint` (empty without one).
+  """
+  tf1, modeling, run_pretraining = original_modules()
+  missing = [name for name in FEATURE_NAMES if name not in features]
+  if missing:
+    raise ValueError("features lacks %s" % missing)
+
+  graph = tf1.Graph()
+  with graph.as_default():
+    tf1.set_random_seed(seed)
+    inputs = {}
+    for name in FEATURE_NAMES:
+      dtype = tf1.float32 if name == "masked_lm_weights" else tf1.int32
+      inputs[name] = tf1.constant(np.asarray(features[name]), dtype=dtype, name=name)
+
+    bert_config = modeling.BertConfig.from_dict(dict(bert_config_dict))
+    model = modeling.BertModel(
+        config=bert_config,
+        is_training=False,
+        input_ids=inputs["input_ids"],
+        input_mask=inputs["input_mask"],
+        token_type_ids=inputs["segment_ids"],
+        use_one_hot_embeddings=False)
+
+    (masked_lm_loss, masked_lm_example_loss,
+     masked_lm_log_probs) = run_pretraining.get_masked_lm_output(
+         bert_config, model.get_sequence_output(), model.get_embedding_table(),
+         inputs["masked_lm_positions"], inputs["masked_lm_ids"], inputs["masked_lm_weights"])
+    (next_sentence_loss, next_sentence_example_loss,
+     next_sentence_log_probs) = run_pretraining.get_next_sentence_output(
+         bert_config, model.get_pooled_output(), inputs["next_sentence_labels"])
+    total_loss = masked_lm_loss + next_sentence_loss
+
+    initialized_variable_names = {}
+    if init_checkpoint:
+      tvars = tf1.trainable_variables()
+      assignment_map, initialized_variable_names = modeling.get_assignment_map_from_checkpoint(
+          tvars, init_checkpoint)
+      tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+
+    global_variables = tf1.global_variables()
+    fetches = {
+        "sequence_output": model.get_sequence_output(),
+        "pooled_output": model.get_pooled_output(),
+        "embedding_output": model.get_embedding_output(),
+        "embedding_table": model.get_embedding_table(),
+        "masked_lm_loss": masked_lm_loss,
+        "masked_lm_example_loss": masked_lm_example_loss,
+        "masked_lm_log_probs": masked_lm_log_probs,
+        "next_sentence_loss": next_sentence_loss,
+        "next_sentence_example_loss": next_sentence_example_loss,
+        "next_sentence_log_probs": next_sentence_log_probs,
+        "total_loss": total_loss,
+        "variables": {v.op.name: v for v in global_variables},
+    }
+    saver = tf1.train.Saver() if save_checkpoint else None
+    with tf1.Session(graph=graph) as sess:
+      sess.run(tf1.global_variables_initializer())
+      results = sess.run(fetches)
+      if saver is not None:
+        saver.save(sess, save_checkpoint, write_meta_graph=False)
+  results["initialized_variable_names"] = sorted(
+      name for name in initialized_variable_names if not name.endswith(":0"))
+  return results
+
+
+def list_checkpoint(path):
+  """{variable name: shape as a list} of a checkpoint (prefix or directory)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return {name: list(shape) for name, shape in tf.train.list_variables(path)}

@@ -1,0 +1,131 @@
+"""The Keras BERT + heads against the original's graph: same checkpoint, same batch, same numbers."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from bert_mlm import checkpoints
+from bert_mlm.config import BertConfig
+from bert_mlm.heads import BertPretrainingModel
+from tests.reference import original_model
+
+_OUTPUTS = ("sequence_output", "pooled_output", "masked_lm_loss", "masked_lm_example_loss",
+            "masked_lm_log_probs", "next_sentence_loss", "next_sentence_example_loss",
+            "next_sentence_log_probs", "total_loss")
+
+_TINY = dict(vocab_size=211, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
+             intermediate_size=96, hidden_act="gelu", hidden_dropout_prob=0.1,
+             attention_probs_dropout_prob=0.1, max_position_embeddings=40, type_vocab_size=2,
+             initializer_range=0.2)  # wider than 0.02, so that differences would show
+
+
+def make_features(config, batch_size=3, seq_length=24, max_predictions=6, seed=0):
+  """A pretraining batch with padding, segment B, and padded predictions."""
+  rng = np.random.RandomState(seed)
+  input_ids = rng.randint(0, config["vocab_size"], (batch_size, seq_length)).astype(np.int32)
+  input_mask = np.ones((batch_size, seq_length), np.int32)
+  segment_ids = np.zeros((batch_size, seq_length), np.int32)
+  positions = np.zeros((batch_size, max_predictions), np.int32)
+  label_ids = np.zeros((batch_size, max_predictions), np.int32)
+  weights = np.zeros((batch_size, max_predictions), np.float32)
+  for b in range(batch_size):
+    length = seq_length - 5 * b  # later rows padded
+    input_mask[b, length:] = 0
+    input_ids[b, length:] = 0
+    segment_ids[b, length // 2:length] = 1
+    count = max_predictions - b
+    positions[b, :count] = np.sort(rng.choice(np.arange(1, length - 1), count, replace=False))
+    label_ids[b, :count] = rng.randint(0, config["vocab_size"], count)
+    weights[b, :count] = 1.0
+  return dict(input_ids=input_ids, input_mask=input_mask, segment_ids=segment_ids,
+              masked_lm_positions=positions, masked_lm_ids=label_ids, masked_lm_weights=weights,
+              next_sentence_labels=(np.arange(batch_size) % 2).reshape(-1, 1).astype(np.int32))
+
+
+def assert_close(ours, theirs, rtol=1e-5):
+  for name in _OUTPUTS:
+    a, b = np.asarray(ours[name], np.float64), np.asarray(theirs[name], np.float64)
+    assert a.shape == b.shape, name
+    scale = max(np.max(np.abs(b)), 1e-6)
+    error = np.max(np.abs(a - b)) / scale
+    assert error <= rtol, "%s differs: max error %.3g of max |value| %.3g" % (name, error, scale)
+
+
+def our_outputs(config_dict, checkpoint, features):
+  model = BertPretrainingModel(BertConfig.from_dict(config_dict))
+  checkpoints.load_checkpoint(model.variables_by_name(), checkpoint)
+  return {k: v.numpy() for k, v in model(features, training=False).items()}
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "relu", "tanh", "linear"])
+def test_original_checkpoint_into_ours(hidden_act, tmp_path):
+  config = dict(_TINY, hidden_act=hidden_act)
+  features = make_features(config)
+  prefix = str(tmp_path / "original.ckpt")
+  theirs = original_model.run_original_pretraining_graph(config, features, save_checkpoint=prefix)
+  assert_close(our_outputs(config, prefix, features), theirs)
+
+
+def test_our_checkpoint_into_original(tmp_path):
+  config = _TINY
+  features = make_features(config, seed=3)
+  model = BertPretrainingModel(BertConfig.from_dict(config))
+  ours = {k: v.numpy() for k, v in model(features).items()}
+  prefix = checkpoints.save_checkpoint(
+      str(tmp_path / "model.ckpt-7"),
+      checkpoints.model_tensors(model.variables_by_name(), global_step=7))
+  theirs = original_model.run_original_pretraining_graph(config, features,
+                                                         init_checkpoint=prefix)
+  # Every variable of the original's graph was found in our checkpoint, with our values.
+  assert set(theirs["variables"]) == set(model.variables_by_name())
+  for name, value in theirs["variables"].items():
+    np.testing.assert_array_equal(value, model.variables_by_name()[name].numpy())
+  assert_close(ours, theirs)
+
+
+def test_variable_names_and_shapes_match_original_for_bert_base(tmp_path):
+  with open(os.path.join(os.path.dirname(__file__), "..", "configs", "bert_base_uncased.json")) as f:
+    config = json.load(f)
+  features = make_features(config, batch_size=1, seq_length=8, max_predictions=2)
+  theirs = {name: tuple(value.shape) for name, value in
+            original_model.run_original_pretraining_graph(config, features)["variables"].items()}
+  ours = {name: tuple(v.shape) for name, v in
+          BertPretrainingModel(BertConfig.from_dict(config)).variables_by_name().items()}
+  assert ours == theirs
+  assert len([n for n in ours if n.startswith("bert/embeddings/")]) == 5
+  for i in range(12):
+    assert len([n for n in ours if n.startswith("bert/encoder/layer_%d/" % i)]) == 16
+  assert len(ours) == 5 + 12 * 16 + 2 + 5 + 2
+
+
+@pytest.mark.slow
+def test_real_pretrained_weights(tmp_path):
+  """A real 6-layer BERT (all-MiniLM-L6-v2), converted to the original's format, loads in both."""
+  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  prefix, config = minilm_checkpoint.convert_minilm(str(tmp_path / "minilm"))
+  features = make_features(config, batch_size=2, seq_length=32, max_predictions=5, seed=1)
+  # The encoder comes from the real checkpoint; the original's heads start random, so save the
+  # original's full graph (real encoder + its heads) and load that into ours.
+  full = str(tmp_path / "full.ckpt")
+  theirs = original_model.run_original_pretraining_graph(config, features, init_checkpoint=prefix,
+                                                         save_checkpoint=full)
+  assert_close(our_outputs(config, full, features), theirs)
+  # And the released-format checkpoint alone: the encoder outputs match.
+  model = BertPretrainingModel(BertConfig.from_dict(config))
+  loaded = checkpoints.load_checkpoint(model.variables_by_name(), prefix)
+  assert all(name.startswith("bert/") for name in loaded) and len(loaded) >= 5 + 6 * 16
+  ours = model.bert(features["input_ids"], features["input_mask"], features["segment_ids"])
+  np.testing.assert_allclose(ours["sequence_output"].numpy(), theirs["sequence_output"],
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_only_in_training():
+  config = BertConfig.from_dict(_TINY)
+  model = BertPretrainingModel(config)
+  features = make_features(_TINY)
+  eval_a = model(features, training=False)["total_loss"].numpy()
+  eval_b = model(features, training=False)["total_loss"].numpy()
+  train = model(features, training=True)["total_loss"].numpy()
+  assert eval_a == eval_b and train != eval_a

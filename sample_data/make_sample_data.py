@@ -54,7 +54,10 @@ import argparse
 import collections
 import os
 import random
-import unicodedata
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bert_mlm import tokenization  # pylint: disable=wrong-import-position
 
 SEED = 20240611
 TARGET_BYTES = 400_000
@@ -1689,42 +1692,11 @@ def make_corpus(target_bytes, seed=SEED):
 
 
 # ---------------------------------------------------------------------------
-# Basic tokenization (self-contained; what an uncased BERT does before
-# WordPiece) and vocabulary construction.
+# Vocabulary construction, on the project's own basic tokenizer (what an uncased
+# BERT does before WordPiece).
 # ---------------------------------------------------------------------------
 
-def is_punctuation(ch):
-  cp = ord(ch)
-  if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-    return True
-  return unicodedata.category(ch).startswith("P")
-
-
-def is_cjk(ch):
-  cp = ord(ch)
-  return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or
-          0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F or
-          0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or
-          0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
-
-
-def basic_tokenize(text):
-  """Lower-case, strip accents, split on whitespace, punctuation and CJK."""
-  text = unicodedata.normalize("NFD", text.lower())
-  out = []
-  for ch in text:
-    cat = unicodedata.category(ch)
-    if cat == "Mn":
-      continue
-    if ch.isspace():
-      out.append(" ")
-    elif is_cjk(ch) or is_punctuation(ch):
-      out.append(" %s " % ch)
-    elif cat in ("Cc", "Cf") or ch == "\ufffd":
-      continue
-    else:
-      out.append(ch)
-  return "".join(out).split()
+basic_tokenize = tokenization.BasicTokenizer(do_lower_case=True).tokenize
 
 
 def build_vocab(corpus):

@@ -110,8 +110,13 @@ class BertEmbeddings(keras.layers.Layer):
   def call(self, input_ids, token_type_ids, training=False):
     """input_ids, token_type_ids: int32 [B, S] -> [B, S, H]."""
     seq_length = tf.shape(input_ids)[1]
+    # Word ids by gather, token types by one-hot matmul, as the original (on CPU/GPU) does. This
+    # matters beyond the forward pass: a gather's gradient is IndexedSlices with one row per
+    # token, and the original's global-norm clipping counts those rows unsummed.
     output = tf.gather(self.word_embeddings, input_ids)
-    output += tf.gather(self.token_type_embeddings, token_type_ids)
+    one_hot_types = tf.one_hot(token_type_ids, depth=self.config.type_vocab_size,
+                               dtype=self.token_type_embeddings.dtype)
+    output += tf.einsum("bst,th->bsh", one_hot_types, self.token_type_embeddings)
     output += self.position_embeddings[tf.newaxis, :seq_length, :]
     return self.dropout(self.layer_norm(output), training=training)
 

@@ -141,3 +141,68 @@ def list_checkpoint(path):
   """{variable name: shape as a list} of a checkpoint (prefix or directory)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   return {name: list(shape) for name, shape in tf.train.list_variables(path)}
+
+
+def run_original_training(bert_config_dict, batches, init_checkpoint, init_lr, num_train_steps,
+                          num_warmup_steps):
+  """Trains the original's graph with its own `create_optimizer`, one batch per step.
+
+  The original increments `global_step` in the same `session.run` that reads it for the learning
+  rate, which races (google-research/bert #1050). To pin step i to lr(i), the optimizer's
+  apply op (built by the original's `create_optimizer` / `AdamWeightDecayOptimizer`) is run on
+  its own and `global_step` is incremented after it.
+
+  Returns:
+    {"steps": [{"learning_rate", "total_loss", "masked_lm_loss", "next_sentence_loss"}] per step,
+     "variables": {name: value} of every global variable after the last step (adam slots too)}.
+  """
+  tf1, modeling, run_pretraining = original_modules()
+  from bert import optimization  # pylint: disable=g-import-not-at-top
+  captured = {}
+  original_apply = optimization.AdamWeightDecayOptimizer.apply_gradients
+
+  def capturing_apply(self, grads_and_vars, global_step=None, name=None):
+    captured["learning_rate"] = self.learning_rate
+    captured["apply"] = original_apply(self, grads_and_vars, global_step, name)
+    return captured["apply"]
+
+  graph = tf1.Graph()
+  with graph.as_default():
+    inputs = {}
+    for name in FEATURE_NAMES:
+      dtype = tf1.float32 if name == "masked_lm_weights" else tf1.int32
+      inputs[name] = tf1.placeholder(dtype, np.asarray(batches[0][name]).shape, name=name)
+    bert_config = modeling.BertConfig.from_dict(dict(bert_config_dict))
+    model = modeling.BertModel(config=bert_config, is_training=False,
+                               input_ids=inputs["input_ids"], input_mask=inputs["input_mask"],
+                               token_type_ids=inputs["segment_ids"], use_one_hot_embeddings=False)
+    masked_lm_loss, _, _ = run_pretraining.get_masked_lm_output(
+        bert_config, model.get_sequence_output(), model.get_embedding_table(),
+        inputs["masked_lm_positions"], inputs["masked_lm_ids"], inputs["masked_lm_weights"])
+    next_sentence_loss, _, _ = run_pretraining.get_next_sentence_output(
+        bert_config, model.get_pooled_output(), inputs["next_sentence_labels"])
+    total_loss = masked_lm_loss + next_sentence_loss
+    tvars = tf1.trainable_variables()
+    assignment_map, _ = modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint)
+    tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+    optimization.AdamWeightDecayOptimizer.apply_gradients = capturing_apply
+    try:
+      optimization.create_optimizer(total_loss, init_lr, num_train_steps, num_warmup_steps,
+                                    use_tpu=False)
+    finally:
+      optimization.AdamWeightDecayOptimizer.apply_gradients = original_apply
+    global_step = tf1.train.get_or_create_global_step()
+    increment = global_step.assign_add(1)
+    steps = []
+    with tf1.Session(graph=graph) as sess:
+      sess.run(tf1.global_variables_initializer())
+      for batch in batches:
+        feed = {inputs[name]: np.asarray(batch[name]) for name in FEATURE_NAMES}
+        values = sess.run({"apply": captured["apply"], "learning_rate": captured["learning_rate"],
+                           "total_loss": total_loss, "masked_lm_loss": masked_lm_loss,
+                           "next_sentence_loss": next_sentence_loss}, feed)
+        del values["apply"]
+        steps.append(values)
+        sess.run(increment)
+      variables = sess.run({v.op.name: v for v in tf1.global_variables()})
+  return {"steps": steps, "variables": variables}

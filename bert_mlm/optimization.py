@@ -1,0 +1,99 @@
+"""The original's optimizer: AdamWeightDecay, linear warmup + linear decay, global-norm clipping.
+
+One training step, as the original's `create_optimizer` builds it:
+  grads = clip_by_global_norm(grads, 1.0)
+  lr = learning_rate(step)                      # step i (0-based) uses lr(i)
+  m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2   # no bias correction
+  update = m / (sqrt(v) + 1e-6) + 0.01 * param  # decay skipped for LayerNorm / layer_norm / bias
+  param -= lr * update
+  step += 1
+
+The original increments `global_step` in the same graph step that reads it for the learning rate,
+so which value it reads is a race (google-research/bert issue #1050); here step i always uses
+lr(i), the schedule its code and comments describe.
+
+Slots are named `<variable name>/adam_m` and `<variable name>/adam_v`, as in the original's
+checkpoints.
+"""
+
+import re
+
+import tensorflow as tf
+
+EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
+def learning_rate(step, init_lr, num_train_steps, num_warmup_steps):
+  """lr(step): linear warmup from 0 over `num_warmup_steps`, then linear decay to 0.
+
+  Computed with the same float32 operations as the original (polynomial_decay with power 1, then
+  the warmup blend), so the values agree bit for bit.
+  """
+  step_float = tf.cast(step, tf.float32)
+  decay_steps = tf.cast(num_train_steps, tf.float32)
+  progress = tf.minimum(step_float, decay_steps) / decay_steps
+  lr = tf.constant(init_lr, tf.float32) * tf.pow(1.0 - progress, 1.0)
+  if num_warmup_steps:
+    warmup_lr = init_lr * (tf.cast(tf.cast(step, tf.int32), tf.float32) /
+                           tf.cast(num_warmup_steps, tf.float32))
+    is_warmup = tf.cast(tf.cast(step, tf.int32) < num_warmup_steps, tf.float32)
+    lr = (1.0 - is_warmup) * lr + is_warmup * warmup_lr
+  return lr
+
+
+class AdamWeightDecay(object):
+  """Adam with decoupled L2 weight decay and no bias correction, over named variables.
+
+  Attributes:
+    slots: {variable name: (adam_m, adam_v)} float32 variables, zeros at creation.
+  """
+
+  def __init__(self, variables, weight_decay_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+               exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY):
+    """variables: {TF1 name: trainable variable}, the order gradients will come in."""
+    self.variables = dict(variables)
+    self.weight_decay_rate = weight_decay_rate
+    self.beta_1 = beta_1
+    self.beta_2 = beta_2
+    self.epsilon = epsilon
+    self.exclude_from_weight_decay = tuple(exclude_from_weight_decay or ())
+    self.slots = {
+        name: (tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False, name=name + "/adam_m"),
+               tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False, name=name + "/adam_v"))
+        for name, v in self.variables.items()}
+
+  def uses_weight_decay(self, name):
+    if not self.weight_decay_rate:
+      return False
+    return not any(re.search(pattern, name) for pattern in self.exclude_from_weight_decay)
+
+  def apply_gradients(self, grads, learning_rate_value):
+    """grads: {name: gradient (float32) or None}; updates variables and slots in place."""
+    for name, grad in grads.items():
+      if grad is None:
+        continue
+      # Embedding gradients arrive as IndexedSlices; the original's update densifies them too.
+      grad = tf.convert_to_tensor(grad)
+      param = self.variables[name]
+      m, v = self.slots[name]
+      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+      if self.uses_weight_decay(name):
+        update += self.weight_decay_rate * param
+      param.assign(param - learning_rate_value * update)
+      m.assign(next_m)
+      v.assign(next_v)
+
+  def slot_tensors(self):
+    """{name: {"adam_m": value, "adam_v": value}} for `checkpoints.model_tensors`."""
+    return {name: {"adam_m": m, "adam_v": v} for name, (m, v) in self.slots.items()}
+
+
+def clip_by_global_norm(grads, clip_norm=1.0):
+  """{name: grad} clipped together so their global norm is at most `clip_norm`."""
+  names = [n for n, g in grads.items() if g is not None]
+  clipped, _ = tf.clip_by_global_norm([grads[n] for n in names], clip_norm)
+  out = dict.fromkeys(grads)
+  out.update(zip(names, clipped))
+  return out

@@ -1,0 +1,83 @@
+"""The optimizer step for step against the original's create_optimizer (same checkpoint, batches)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_mlm import checkpoints
+from bert_mlm import optimization
+from bert_mlm.config import BertConfig
+from bert_mlm.heads import BertPretrainingModel
+from tests.reference import original_model
+from tests.test_modeling import make_features
+
+_CONFIG = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.0,
+               attention_probs_dropout_prob=0.0, max_position_embeddings=24, type_vocab_size=2,
+               initializer_range=0.2)
+
+
+def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
+  model = BertPretrainingModel(BertConfig.from_dict(_CONFIG))
+  variables = model.variables_by_name()
+  checkpoints.load_checkpoint(variables, prefix)
+  optimizer = optimization.AdamWeightDecay(variables)
+  names = list(variables)
+  steps = []
+  for step, batch in enumerate(batches):
+    with tf.GradientTape() as tape:
+      outputs = model(batch, training=True)
+    grads = dict(zip(names, tape.gradient(outputs["total_loss"], [variables[n] for n in names])))
+    lr = optimization.learning_rate(step, init_lr, num_train_steps, num_warmup_steps)
+    optimizer.apply_gradients(optimization.clip_by_global_norm(grads, 1.0), lr)
+    steps.append({"learning_rate": lr.numpy(), "total_loss": outputs["total_loss"].numpy(),
+                  "masked_lm_loss": outputs["masked_lm_loss"].numpy(),
+                  "next_sentence_loss": outputs["next_sentence_loss"].numpy()})
+  final = {name: v.numpy() for name, v in variables.items()}
+  for name, (m, v) in optimizer.slots.items():
+    final[name + "/adam_m"], final[name + "/adam_v"] = m.numpy(), v.numpy()
+  return steps, final
+
+
+@pytest.mark.parametrize("num_train_steps, num_warmup_steps", [(6, 2), (6, 0), (4, 10)])
+def test_steps_match_original(tmp_path, num_train_steps, num_warmup_steps):
+  batches = [make_features(_CONFIG, batch_size=4, seq_length=24, max_predictions=4, seed=s)
+             for s in range(6)]
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
+  init_lr = 1e-2  # large, so that a wrong update would show
+  theirs = original_model.run_original_training(_CONFIG, batches, init, init_lr, num_train_steps,
+                                                num_warmup_steps)
+  our_steps, our_final = _train_ours(init, batches, init_lr, num_train_steps, num_warmup_steps)
+  for i, (a, b) in enumerate(zip(our_steps, theirs["steps"])):
+    for key in ("learning_rate", "total_loss", "masked_lm_loss", "next_sentence_loss"):
+      np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7,
+                                 err_msg="step %d %s" % (i, key))
+  expected = {n: v for n, v in theirs["variables"].items() if n != "global_step"}
+  assert set(our_final) == set(expected)
+  # Relative to the scale of each group (weights, adam_m, adam_v): a few gradients are zero in
+  # exact arithmetic (attention key biases: softmax ignores a per-query constant), so both sides
+  # hold round-off there, which Adam's normalisation turns into ~1e-6 updates of either sign.
+  for group in ("adam_m", "adam_v", None):
+    names = [n for n in expected if n.rsplit("/", 1)[-1] == group or
+             (group is None and n.rsplit("/", 1)[-1] not in ("adam_m", "adam_v"))]
+    scale = max(np.max(np.abs(expected[n])) for n in names)
+    for name in names:
+      error = np.max(np.abs(our_final[name] - expected[name])) / scale
+      assert error <= 1e-5, "%s differs by %.3g of the group's scale %.3g" % (name, error, scale)
+
+
+def test_learning_rate_schedule():
+  lrs = [float(optimization.learning_rate(i, 1.0, 10, 4)) for i in range(12)]
+  np.testing.assert_allclose(lrs, [0.0, 0.25, 0.5, 0.75, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0, 0.0],
+                             atol=1e-7)
+  assert float(optimization.learning_rate(0, 1.0, 10, 0)) == 1.0
+
+
+def test_weight_decay_exclusions():
+  optimizer = optimization.AdamWeightDecay({})
+  assert optimizer.uses_weight_decay("bert/encoder/layer_0/attention/self/query/kernel")
+  assert optimizer.uses_weight_decay("cls/seq_relationship/output_weights")
+  for name in ("bert/embeddings/LayerNorm/gamma", "bert/pooler/dense/bias",
+               "cls/predictions/output_bias", "x/layer_norm/beta"):
+    assert not optimizer.uses_weight_decay(name)

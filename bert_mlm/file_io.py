@@ -3,7 +3,9 @@
 The original reads its inputs through `tf.gfile`; what matters for identical output is:
   * `Glob` lists matches in directory order (the order `readdir` returns), not sorted, and `*`
     matches names that start with a dot. The order of input files decides the order of documents
-    and so the whole random stream.
+    and so the whole random stream. (With a wildcard in a directory component TensorFlow expands
+    directories in parallel and its order across directories varies from run to run; we return
+    directory order at every level, one of the orders it can return.)
   * Text is split into lines on '\\n' only (U+2028 and the like stay inside a line), every '\\r'
     is dropped (TensorFlow's line reader skips it anywhere in a line, so "a\\rb" reads "ab"), and
     lines are decoded as strict UTF-8.

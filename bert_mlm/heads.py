@@ -82,8 +82,8 @@ class _Transform(keras.layers.Layer):
 
   def build(self, input_shape):
     c = self.config
-    self.dense = modeling._dense(c.hidden_size, c.hidden_size, c,  # pylint: disable=protected-access
-                                 activation=modeling.get_activation(c.hidden_act))
+    self.dense = modeling.dense_layer(c.hidden_size, c.hidden_size, c,
+                                      activation=modeling.get_activation(c.hidden_act))
     self.layer_norm = modeling.LayerNorm(c.hidden_size)
     self.built = True
 

@@ -78,7 +78,8 @@ class LayerNorm(keras.layers.Layer):
                                      variance_epsilon=_LAYER_NORM_EPSILON)
 
 
-def _dense(units, input_width, config, activation=None, name="dense"):
+def dense_layer(units, input_width, config, activation=None, name="dense"):
+  """A built Keras Dense ([input_width] -> [units]; variables `kernel`, `bias`) with BERT's init."""
   layer = keras.layers.Dense(units, activation=activation, name=name,
                              kernel_initializer=create_initializer(config.initializer_range))
   layer.build((None, input_width))
@@ -133,9 +134,9 @@ class SelfAttention(keras.layers.Layer):
 
   def build(self, input_shape):
     h = self.config.hidden_size
-    self.query = _dense(h, h, self.config, name="query")
-    self.key = _dense(h, h, self.config, name="key")
-    self.value = _dense(h, h, self.config, name="value")
+    self.query = dense_layer(h, h, self.config, name="query")
+    self.key = dense_layer(h, h, self.config, name="key")
+    self.value = dense_layer(h, h, self.config, name="value")
     self.dropout = keras.layers.Dropout(self.config.attention_probs_dropout_prob)
     self.built = True
 
@@ -167,7 +168,7 @@ class DenseResidualNorm(keras.layers.Layer):
     self.build(None)
 
   def build(self, input_shape):
-    self.dense = _dense(self.config.hidden_size, self.input_width, self.config)
+    self.dense = dense_layer(self.config.hidden_size, self.input_width, self.config)
     self.dropout = keras.layers.Dropout(self.config.hidden_dropout_prob)
     self.layer_norm = LayerNorm(self.config.hidden_size)
     self.built = True
@@ -204,7 +205,7 @@ class Intermediate(keras.layers.Layer):
     self.build(None)
 
   def build(self, input_shape):
-    self.dense = _dense(self.config.intermediate_size, self.config.hidden_size, self.config,
+    self.dense = dense_layer(self.config.intermediate_size, self.config.hidden_size, self.config,
                         activation=get_activation(self.config.hidden_act))
     self.built = True
 
@@ -264,7 +265,7 @@ class Pooler(keras.layers.Layer):
     self.build(None)
 
   def build(self, input_shape):
-    self.dense = _dense(self.config.hidden_size, self.config.hidden_size, self.config,
+    self.dense = dense_layer(self.config.hidden_size, self.config.hidden_size, self.config,
                         activation=tf.tanh)
     self.built = True
 

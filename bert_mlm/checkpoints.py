@@ -81,6 +81,22 @@ def load_checkpoint(variables, path):
     ValueError: a name's shape differs (naming it and both shapes), or the file is corrupt.
   """
   reader = CheckpointReader(path)
+  matched = check_shapes(variables, reader)
+  values = {name: reader.read(name) for name in matched}
+  for name in matched:
+    variables[name].assign(values[name])
+  logging.info("**** Variables (loaded from %s) ****", reader.path)
+  for name, variable in variables.items():
+    logging.info("  name = %s, shape = %s%s", name, list(variable.shape),
+                 ", *INIT_FROM_CKPT*" if name in values else "")
+  unused = sorted(set(reader.shapes) - set(variables))
+  if unused:
+    logging.info("%d checkpoint names not loaded (e.g. %s).", len(unused), ", ".join(unused[:3]))
+  return matched
+
+
+def check_shapes(variables, reader):
+  """The sorted names shared by `variables` and the checkpoint; raises if a shape differs."""
   matched = sorted(name for name in variables if name in reader.shapes)
   mismatched = [name for name in matched if reader.shapes[name] != tuple(variables[name].shape)]
   if mismatched:
@@ -95,16 +111,6 @@ def load_checkpoint(variables, path):
                      "shared names differ; is it a checkpoint of another config?).%s"
                      % (reader.path, name, list(reader.shapes[name]), list(expected),
                         len(mismatched), len(matched), hint))
-  values = {name: reader.read(name) for name in matched}
-  for name in matched:
-    variables[name].assign(values[name])
-  logging.info("**** Variables (loaded from %s) ****", reader.path)
-  for name, variable in variables.items():
-    logging.info("  name = %s, shape = %s%s", name, list(variable.shape),
-                 ", *INIT_FROM_CKPT*" if name in values else "")
-  unused = sorted(set(reader.shapes) - set(variables))
-  if unused:
-    logging.info("Checkpoint names not used by the model: %s", ", ".join(unused))
   return matched
 
 
@@ -144,6 +150,29 @@ def model_tensors(variables, global_step=None, slots=None):
     for slot, value in slot_values.items():
       tensors["%s/%s" % (name, slot)] = value
   return tensors
+
+
+def write_checkpoint_state(directory, prefixes):
+  """Writes `directory/checkpoint` naming the latest and all kept checkpoints, atomically.
+
+  The text format of TF1's CheckpointState, so `tf.train.latest_checkpoint` (and the original's
+  Estimator) find them. Paths are stored relative to `directory`.
+  """
+  names = [os.path.relpath(p, directory) if os.path.isabs(p) or os.path.dirname(p) else p
+           for p in prefixes]
+  lines = ['model_checkpoint_path: "%s"' % names[-1]]
+  lines += ['all_model_checkpoint_paths: "%s"' % name for name in names]
+  path = os.path.join(directory, "checkpoint")
+  temporary = "%s.tmp-%d" % (path, os.getpid())
+  with tf.io.gfile.GFile(temporary, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  tf.io.gfile.rename(temporary, path, overwrite=True)
+
+
+def delete_checkpoint(prefix):
+  for suffix in (".index", ".data-00000-of-00001"):
+    if tf.io.gfile.exists(prefix + suffix):
+      tf.io.gfile.remove(prefix + suffix)
 
 
 def is_optimizer_slot(name):

@@ -69,6 +69,21 @@ def glob(pattern):
   return matches
 
 
+def expand_patterns(patterns, flag="--input_file"):
+  """Comma-separated paths or globs -> files, each globbed as `glob` does, in order.
+
+  Raises:
+    ValueError: a pattern matches no file (naming the flag and the pattern).
+  """
+  files = []
+  for pattern in patterns.split(","):
+    matches = glob(pattern)
+    if not matches:
+      raise ValueError("%s: no file matches %r." % (flag, pattern))
+    files.extend(matches)
+  return files
+
+
 def read_text_lines(path):
   """Yields (line_number, line) for each '\\n'-terminated line of a UTF-8 text file.
 

@@ -68,22 +68,25 @@ class AdamWeightDecay(object):
     return not any(re.search(pattern, name) for pattern in self.exclude_from_weight_decay)
 
   def apply_gradients(self, grads, learning_rate_value):
-    """grads: {name: gradient (float32) or None}; updates variables and slots in place."""
+    """grads: {name: gradient or None}; updates variables and slots in place."""
     for name, grad in grads.items():
-      if grad is None:
-        continue
-      # Embedding gradients arrive as IndexedSlices; the original's update densifies them too.
-      grad = tf.convert_to_tensor(grad)
-      param = self.variables[name]
-      m, v = self.slots[name]
-      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
-      update = next_m / (tf.sqrt(next_v) + self.epsilon)
-      if self.uses_weight_decay(name):
-        update += self.weight_decay_rate * param
-      param.assign(param - learning_rate_value * update)
-      m.assign(next_m)
-      v.assign(next_v)
+      if grad is not None:
+        self.apply_one(name, self.variables[name], grad, learning_rate_value)
+
+  def apply_one(self, name, param, grad, learning_rate_value):
+    """The update of one variable. Under tf.distribute it runs inside `extended.update`, where
+    `param` is this device's copy and the slots resolve to this device's copies too."""
+    # Embedding gradients arrive as IndexedSlices; the original's update densifies them too.
+    grad = tf.convert_to_tensor(grad)
+    m, v = self.slots[name]
+    next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+    next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+    update = next_m / (tf.sqrt(next_v) + self.epsilon)
+    if self.uses_weight_decay(name):
+      update += self.weight_decay_rate * param
+    m.assign(next_m)
+    v.assign(next_v)
+    return param.assign(param - learning_rate_value * update)
 
   def slot_tensors(self):
     """{name: {"adam_m": value, "adam_v": value}} for `checkpoints.model_tensors`."""

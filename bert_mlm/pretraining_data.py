@@ -118,21 +118,6 @@ else:  # pragma: no cover - an interpreter whose shuffle draws differently
 # Reading.
 
 
-def resolve_input_files(input_file):
-  """Comma-separated patterns -> files, each pattern globbed as tf.gfile.Glob does.
-
-  Raises:
-    ValueError: a pattern matches no file (naming it).
-  """
-  files = []
-  for pattern in input_file.split(","):
-    matches = file_io.glob(pattern)
-    if not matches:
-      raise ValueError("--input_file: no file matches %r." % pattern)
-    files.extend(matches)
-  return files
-
-
 def read_documents(input_files, tokenizer):
   """Text files -> documents: a blank line ends a document, each other line is a sentence.
 
@@ -425,7 +410,7 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
   tokenization.require_tokens(
       tokenizer.vocab, (tokenization.CLS_TOKEN, tokenization.SEP_TOKEN, tokenization.MASK_TOKEN,
                         tokenization.UNK_TOKEN), vocab_file)
-  input_files = resolve_input_files(input_file)
+  input_files = file_io.expand_patterns(input_file)
   output_files = output_file.split(",")
   clobbered = set(map(os.path.realpath, input_files)) & set(map(os.path.realpath, output_files))
   if clobbered:

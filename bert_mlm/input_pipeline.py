@@ -1,0 +1,99 @@
+"""Pretraining TFRecords -> batches, as the original's `input_fn_builder` reads them.
+
+Training: repeat the list of files, shuffle it, interleave the files, shuffle 100 records.
+Evaluation: read the files in order, repeat. Both decode to int32 (float32 weights) and batch
+with drop_remainder. Every batch is a dict:
+  input_ids, input_mask, segment_ids         int32 [B, max_seq_length]
+  masked_lm_positions, masked_lm_ids         int32 [B, max_predictions_per_seq]
+  masked_lm_weights                          float32 [B, max_predictions_per_seq]
+  next_sentence_labels                       int32 [B, 1]
+
+Records are checked before training starts (`check_records`): a file written for another
+`max_seq_length` or `max_predictions_per_seq` is an error naming the file and the feature.
+"""
+
+import tensorflow as tf
+
+from bert_mlm import file_io
+from bert_mlm import tfrecord
+
+_NUM_CPU_THREADS = 4  # the original's interleave and map parallelism
+_SHUFFLE_RECORDS = 100
+
+
+def feature_lengths(max_seq_length, max_predictions_per_seq):
+  return {
+      "input_ids": max_seq_length,
+      "input_mask": max_seq_length,
+      "segment_ids": max_seq_length,
+      "masked_lm_positions": max_predictions_per_seq,
+      "masked_lm_ids": max_predictions_per_seq,
+      "masked_lm_weights": max_predictions_per_seq,
+      "next_sentence_labels": 1,
+  }
+
+
+def check_records(input_files, max_seq_length, max_predictions_per_seq):
+  """Reads the first record of each file and checks every feature's length.
+
+  Raises:
+    ValueError: a file is empty or not a TFRecord of pretraining examples, or a feature has
+      another length (naming the file, the feature and both lengths).
+  """
+  expected = feature_lengths(max_seq_length, max_predictions_per_seq)
+  for path in input_files:
+    try:
+      first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    except tf.errors.OpError as e:
+      raise ValueError("%s: not a readable TFRecord file (%s)." % (path, e.message)) from None
+    if first is None:
+      raise ValueError("%s: the file holds no records." % path)
+    try:
+      features = tfrecord.parse_example(first.numpy())
+    except (ValueError, IndexError, UnicodeDecodeError):
+      raise ValueError("%s: the first record is not a tf.train.Example." % path) from None
+    for name, length in expected.items():
+      if name not in features:
+        raise ValueError("%s: records lack the feature %s; was it written by "
+                         "create_pretraining_data.py?" % (path, name))
+      if len(features[name]) != length:
+        flag = ("--max_predictions_per_seq" if "masked_lm" in name else
+                "--max_seq_length" if name != "next_sentence_labels" else "the data")
+        raise ValueError("%s: feature %s has length %d but %s expects %d; the records were "
+                         "written with other settings." % (path, name, len(features[name]),
+                                                            flag, length))
+
+
+def _decode(record, name_to_features):
+  example = tf.io.parse_single_example(record, name_to_features)
+  # tf.Example holds int64; int32 is what the model (and TPUs) use.
+  return {name: tf.cast(t, tf.int32) if t.dtype == tf.int64 else t for name, t in example.items()}
+
+
+def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_size, is_training,
+                 shuffle=True, seed=None):
+  """The original's input pipeline as a tf.data.Dataset of batches (see the module docstring).
+
+  Args:
+    shuffle: training only; False reads records in file order (for parity tests, debugging).
+    seed: makes the shuffles (and the interleave order) reproducible.
+  """
+  lengths = feature_lengths(max_seq_length, max_predictions_per_seq)
+  name_to_features = {
+      name: tf.io.FixedLenFeature([length], tf.float32 if name == "masked_lm_weights" else tf.int64)
+      for name, length in lengths.items()}
+  options = tf.data.Options()
+  options.deterministic = seed is not None or not shuffle or not is_training
+  if is_training and shuffle:
+    d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
+    d = d.repeat()
+    d = d.shuffle(buffer_size=len(input_files), seed=seed)
+    d = d.interleave(tf.data.TFRecordDataset, cycle_length=min(_NUM_CPU_THREADS,
+                                                                len(input_files)),
+                     num_parallel_calls=tf.data.AUTOTUNE)
+    d = d.shuffle(buffer_size=_SHUFFLE_RECORDS, seed=seed)
+  else:
+    d = tf.data.TFRecordDataset(input_files).repeat()
+  d = d.map(lambda record: _decode(record, name_to_features), num_parallel_calls=tf.data.AUTOTUNE)
+  d = d.batch(batch_size, drop_remainder=True)
+  return d.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,110 @@
+"""Pretrains BERT (masked LM + next sentence) on TFRecords from create_pretraining_data.py.
+
+The original BERT `run_pretraining.py` command line on TensorFlow 2: the same flags and defaults,
+the same optimizer and schedule, checkpoints `output_dir/model.ckpt-<step>` in the original's
+format, and `output_dir/eval_results.txt`, on CPU, GPU(s) or TPU through tf.distribute.
+
+  python run_pretraining.py --bert_config_file=configs/bert_base_uncased.json \\
+      --input_file=data/*.tfrecord --output_dir=out --do_train --do_eval \\
+      --train_batch_size=32 --max_seq_length=128 --max_predictions_per_seq=20 \\
+      --num_train_steps=100000 --num_warmup_steps=10000 --learning_rate=1e-4
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from bert_mlm import config as config_lib
+from bert_mlm import distribute
+from bert_mlm import file_io
+from bert_mlm import training
+
+flags.DEFINE_string("bert_config_file", None,
+                    "The config json file corresponding to the pre-trained BERT model. "
+                    "This specifies the model architecture.")
+flags.DEFINE_string("input_file", None,
+                    "Input TF example files (can be a glob or comma separated).")
+flags.DEFINE_string("output_dir", None,
+                    "The output directory where the model checkpoints will be written.")
+flags.DEFINE_string("init_checkpoint", None,
+                    "Initial checkpoint (usually from a pre-trained BERT model).")
+flags.DEFINE_integer("max_seq_length", 128,
+                     "The maximum total input sequence length after WordPiece tokenization. "
+                     "Must match data generation.")
+flags.DEFINE_integer("max_predictions_per_seq", 20,
+                     "Maximum number of masked LM predictions per sequence. "
+                     "Must match data generation.")
+flags.DEFINE_bool("do_train", False, "Whether to run training.")
+flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
+flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.")
+flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.")
+flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
+flags.DEFINE_integer("num_train_steps", 100000, "Number of training steps.")
+flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "How often to save the model checkpoint.")
+flags.DEFINE_integer("iterations_per_loop", 1000,
+                     "How many steps to run in each compiled call (one device round trip).")
+flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.")
+flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.")
+flags.DEFINE_string("tpu_name", None,
+                    "The Cloud TPU to use for training. This should be either the name used when "
+                    "creating the Cloud TPU, or a grpc://ip.address.of.tpu:8470 url.")
+flags.DEFINE_string("tpu_zone", None,
+                    "[Optional] GCE zone where the Cloud TPU is located in. If not specified, "
+                    "we will attempt to automatically detect the GCE project from metadata.")
+flags.DEFINE_string("gcp_project", None,
+                    "[Optional] Project name for the Cloud TPU-enabled project. If not "
+                    "specified, we will attempt to automatically detect the GCE project from "
+                    "metadata.")
+flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
+flags.DEFINE_integer("num_tpu_cores", 8,
+                     "Only used if `use_tpu` is True. Total number of TPU cores to use.")
+# Not in the original.
+flags.DEFINE_integer("seed", None,
+                     "Random seed for initialisation, dropout and input shuffling: two runs with "
+                     "the same seed and data write identical checkpoints.")
+flags.DEFINE_bool("train_shuffle", True,
+                  "Shuffle training files and records as the original does. False reads the "
+                  "records in file order (parity tests, debugging).")
+flags.DEFINE_string("vocab_file", None,
+                    "Optional: the vocabulary the data was made with; its size must equal the "
+                    "config's vocab_size (checked before any step).")
+
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  logging.set_verbosity(logging.INFO)
+  try:
+    bert_config = config_lib.BertConfig.from_json_file(FLAGS.bert_config_file)
+    if FLAGS.vocab_file:
+      config_lib.check_vocab_size(bert_config, FLAGS.vocab_file)
+    input_files = file_io.expand_patterns(FLAGS.input_file)
+    logging.info("*** Input Files ***")
+    for path in input_files:
+      logging.info("  %s", path)
+    strategy = distribute.get_strategy(FLAGS.use_tpu, FLAGS.tpu_name, FLAGS.tpu_zone,
+                                       FLAGS.gcp_project, FLAGS.master, FLAGS.num_tpu_cores)
+    options = training.PretrainingOptions(
+        bert_config=bert_config, input_files=input_files, output_dir=FLAGS.output_dir,
+        init_checkpoint=FLAGS.init_checkpoint, max_seq_length=FLAGS.max_seq_length,
+        max_predictions_per_seq=FLAGS.max_predictions_per_seq, do_train=FLAGS.do_train,
+        do_eval=FLAGS.do_eval, train_batch_size=FLAGS.train_batch_size,
+        eval_batch_size=FLAGS.eval_batch_size, learning_rate=FLAGS.learning_rate,
+        num_train_steps=FLAGS.num_train_steps, num_warmup_steps=FLAGS.num_warmup_steps,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
+        seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle)
+    training.run_pretraining(options, strategy)
+  except (ValueError, OSError, FloatingPointError) as e:
+    # One clear line naming the flag, file or step at fault, not a traceback.
+    sys.exit("run_pretraining.py: error: %s" % e)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("input_file")
+  flags.mark_flag_as_required("bert_config_file")
+  flags.mark_flag_as_required("output_dir")
+  app.run(main)

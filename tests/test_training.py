@@ -1,0 +1,291 @@
+"""run_pretraining's training and evaluation: parity with the original, replicas, resume, errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_mlm import checkpoints
+from bert_mlm import input_pipeline
+from bert_mlm import tfrecord
+from bert_mlm import training
+from bert_mlm.config import BertConfig
+from tests.conftest import REPO
+from tests.reference import original_model
+from tests.test_modeling import make_features
+
+_CONFIG = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.0,
+               attention_probs_dropout_prob=0.0, max_position_embeddings=24, type_vocab_size=2,
+               initializer_range=0.2)
+_SEQ, _PRED, _BATCH = 24, 4, 4
+
+
+def write_records(path, batches):
+  """Writes the rows of feature batches as pretraining TFRecords, in order."""
+  schema = tfrecord.ExampleSchema(
+      [(n, tfrecord.FLOAT if n == "masked_lm_weights" else tfrecord.INT64)
+       for n in input_pipeline.feature_lengths(1, 1)])
+  with open(path, "wb") as f:
+    for batch in batches:
+      for row in range(len(batch["input_ids"])):
+        payloads = []
+        for name, _ in schema.features:
+          values = np.asarray(batch[name][row]).reshape(-1).tolist()
+          payloads.append(tfrecord.pack_floats(values) if name == "masked_lm_weights"
+                          else tfrecord.pack_int64s(values))
+        f.write(tfrecord.frame(schema.serialize(payloads)))
+  return path
+
+
+def _batches(count, seed=0):
+  return [make_features(_CONFIG, batch_size=_BATCH, seq_length=_SEQ, max_predictions=_PRED,
+                        seed=seed + s) for s in range(count)]
+
+
+def _options(tmp_path, records, **kwargs):
+  values = dict(bert_config=BertConfig.from_dict(_CONFIG), input_files=[records],
+                output_dir=str(tmp_path / "out"), max_seq_length=_SEQ,
+                max_predictions_per_seq=_PRED, do_train=True, train_batch_size=_BATCH,
+                eval_batch_size=_BATCH, learning_rate=1e-2, num_train_steps=6,
+                num_warmup_steps=2, save_checkpoints_steps=3, iterations_per_loop=2,
+                max_eval_steps=3, train_shuffle=False)
+  values.update(kwargs)
+  return training.PretrainingOptions(**values)
+
+
+def _one_device():
+  return tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+def test_training_matches_original_step_for_step(tmp_path):
+  batches = _batches(6)
+  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
+  theirs = original_model.run_original_training(_CONFIG, batches, init, 1e-2, 6, 2)
+  history, _ = training.run_pretraining(_options(tmp_path, records, init_checkpoint=init),
+                                        _one_device())
+  assert history.shape == (6, 4)
+  for step, (ours, expected) in enumerate(zip(history, theirs["steps"])):
+    np.testing.assert_allclose(
+        ours, [expected[k] for k in ("total_loss", "masked_lm_loss", "next_sentence_loss",
+                                     "learning_rate")], rtol=1e-5, atol=1e-7,
+        err_msg="step %d" % step)
+  final = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-6"))
+  assert final.get_tensor("global_step") == 6
+  groups = {}
+  for name, value in theirs["variables"].items():
+    groups.setdefault(name.rsplit("/", 1)[-1] if name.endswith(("adam_m", "adam_v")) else "w",
+                      []).append(name)
+  for names in groups.values():
+    scale = max(np.max(np.abs(theirs["variables"][n])) for n in names)
+    for name in names:
+      error = np.max(np.abs(final.get_tensor(name) - theirs["variables"][name])) / scale
+      assert error <= 1e-5, name
+  state = tf.train.get_checkpoint_state(str(tmp_path / "out"))
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      "model.ckpt-0", "model.ckpt-3", "model.ckpt-6"]
+
+
+def test_eval_metrics_match_original(tmp_path):
+  batches = _batches(3, seed=10)
+  records = write_records(str(tmp_path / "eval.tfrecord"), batches)
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
+  _, result = training.run_pretraining(
+      _options(tmp_path, records, do_train=False, do_eval=True, init_checkpoint=init),
+      _one_device())
+  # The original's metric_fn (tf.metrics.accuracy / tf.metrics.mean with these weights) and the
+  # Estimator's mean of the batch losses, over the original's own outputs on the same batches.
+  outputs = [original_model.run_original_pretraining_graph(_CONFIG, b, init_checkpoint=init)
+             for b in batches]
+  weights = np.concatenate([b["masked_lm_weights"].reshape(-1) for b in batches])
+  labels = np.concatenate([b["masked_lm_ids"].reshape(-1) for b in batches])
+  predictions = np.concatenate([o["masked_lm_log_probs"].argmax(-1) for o in outputs])
+  mlm_loss = np.concatenate([o["masked_lm_example_loss"] for o in outputs])
+  ns_labels = np.concatenate([b["next_sentence_labels"].reshape(-1) for b in batches])
+  ns_predictions = np.concatenate([o["next_sentence_log_probs"].argmax(-1) for o in outputs])
+  ns_loss = np.concatenate([o["next_sentence_example_loss"] for o in outputs])
+  expected = {
+      "masked_lm_accuracy": np.sum(weights * (predictions == labels)) / np.sum(weights),
+      "masked_lm_loss": np.sum(weights * mlm_loss) / np.sum(weights),
+      "next_sentence_accuracy": np.mean(ns_predictions == ns_labels),
+      "next_sentence_loss": np.mean(ns_loss),
+      "loss": np.mean([o["total_loss"] for o in outputs]),
+  }
+  for key, value in expected.items():
+    np.testing.assert_allclose(result[key], value, rtol=1e-5, err_msg=key)
+  assert result["global_step"] == 0
+  with open(str(tmp_path / "out" / "eval_results.txt")) as f:
+    lines = f.read().splitlines()
+  assert [line.split(" = ")[0] for line in lines] == sorted(result)
+  assert lines[0] == "global_step = 0"
+
+
+_MIRRORED = r"""
+import sys, json, numpy as np, tensorflow as tf
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+sys.path.insert(0, sys.argv[1])
+from bert_mlm import training
+from bert_mlm.config import BertConfig
+out = {}
+for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
+                       ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+  options = training.PretrainingOptions(
+      bert_config=BertConfig.from_dict(json.loads(sys.argv[2])), input_files=[sys.argv[3]],
+      output_dir=sys.argv[4] + "/" + name, init_checkpoint=sys.argv[5], max_seq_length=24,
+      max_predictions_per_seq=4, do_train=True, train_batch_size=4, learning_rate=1e-2,
+      num_train_steps=5, num_warmup_steps=2, save_checkpoints_steps=5, iterations_per_loop=5,
+      train_shuffle=False)
+  assert strategy.num_replicas_in_sync == (1 if name == "one" else 2)
+  history, _ = training.run_pretraining(options, strategy)
+  reader = tf.train.load_checkpoint(sys.argv[4] + "/" + name + "/model.ckpt-5")
+  out[name] = (history, {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()})
+np.testing.assert_allclose(out["one"][0], out["two"][0], rtol=1e-5, atol=1e-7)
+# Relative to each group's scale (weights, adam_m, adam_v): see test_optimization.py.
+one, two = out["one"][1], out["two"][1]
+assert set(one) == set(two)
+for suffix in ("adam_m", "adam_v", ""):
+  names = [n for n in one if n != "global_step" and
+           (n.endswith(suffix) if suffix else not n.endswith(("adam_m", "adam_v")))]
+  scale = max(np.max(np.abs(one[n])) for n in names)
+  for n in names:
+    assert np.max(np.abs(two[n] - one[n])) / scale < 1e-5, n
+assert one["global_step"] == two["global_step"] == 5
+print("MIRRORED_OK", out["one"][0][:, 0].tolist())
+"""
+
+
+@pytest.mark.slow
+def test_two_replicas_equal_one_device(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  batches = _batches(5, seed=20)
+  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
+  result = subprocess.run([sys.executable, "-c", _MIRRORED, REPO, json.dumps(_CONFIG), records,
+                           str(tmp_path), init], capture_output=True, text=True)
+  assert "MIRRORED_OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_same_seed_same_checkpoints(tmp_path):
+  config = dict(_CONFIG, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=30))
+  finals = []
+  for run in ("a", "b"):
+    options = _options(tmp_path, records, bert_config=BertConfig.from_dict(config), seed=7,
+                       train_shuffle=True, output_dir=str(tmp_path / run), num_train_steps=4)
+    training.run_pretraining(options, _one_device())
+    reader = tf.train.load_checkpoint(str(tmp_path / run / "model.ckpt-4"))
+    finals.append({n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()})
+  assert finals[0].keys() == finals[1].keys()
+  for name in finals[0]:
+    np.testing.assert_array_equal(finals[0][name], finals[1][name], err_msg=name)
+
+
+def _cli(args):
+  return subprocess.Popen([sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _config_file(tmp_path, config=None):
+  import json  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / "bert_config.json")
+  with open(path, "w") as f:
+    json.dump(config or _CONFIG, f)
+  return path
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(8, seed=40))
+  out = tmp_path / "out"
+  args = ["--bert_config_file=" + _config_file(tmp_path), "--input_file=" + records,
+          "--output_dir=" + str(out), "--do_train", "--train_batch_size=4",
+          "--max_seq_length=24", "--max_predictions_per_seq=4", "--num_train_steps=400",
+          "--num_warmup_steps=10", "--save_checkpoints_steps=20", "--iterations_per_loop=10",
+          "--learning_rate=1e-3"]
+  process = _cli(args)
+  deadline = time.time() + 120
+  while not (out / "model.ckpt-20.index").exists():
+    assert process.poll() is None and time.time() < deadline, process.communicate()[1][-2000:]
+    time.sleep(0.05)
+  os.kill(process.pid, signal.SIGKILL)
+  process.wait()
+  # Whatever was left, every checkpoint under a final name is complete and readable.
+  for name in os.listdir(str(out)):
+    if name.endswith(".index"):
+      prefix = str(out / name[:-len(".index")])
+      assert len(checkpoints.list_variables(prefix)) > 0
+  killed_at = int(tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out))).get_tensor(
+      "global_step"))
+  assert 20 <= killed_at < 400
+  process = _cli(args)
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 0, stderr[-2000:]
+  assert "Resuming from" in stderr
+  latest = tf.train.latest_checkpoint(str(out))
+  assert latest.endswith("model.ckpt-400")
+  assert tf.train.load_checkpoint(latest).get_tensor("global_step") == 400
+  assert len(tf.train.get_checkpoint_state(str(out)).all_model_checkpoint_paths) <= 5
+
+
+def test_bad_flags_fail_before_any_step(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(1))
+  cases = [
+      (dict(do_train=False, do_eval=False), "At least one of --do_train or --do_eval"),
+      (dict(num_train_steps=0), "--num_train_steps=0 must be positive"),
+      (dict(train_batch_size=-4), "--train_batch_size=-4 must be positive"),
+      (dict(max_seq_length=20), "feature input_ids has length 24 but --max_seq_length "
+                                "expects 20"),
+      (dict(max_predictions_per_seq=5), "masked_lm_positions has length 4 but "
+                                        "--max_predictions_per_seq expects 5"),
+  ]
+  for change, message in cases:
+    with pytest.raises(ValueError, match=message):
+      training.run_pretraining(_options(tmp_path, records, **change), _one_device())
+  with pytest.raises(ValueError, match="--train_batch_size=4 is not divisible by the 3 replicas"):
+    _options(tmp_path, records).validate(num_replicas=3)
+  assert not (tmp_path / "out").exists() or not os.listdir(str(tmp_path / "out"))
+
+
+def test_init_checkpoint_of_another_shape(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(1))
+  other = dict(_CONFIG, hidden_size=16, intermediate_size=32)
+  init = str(tmp_path / "other.ckpt")
+  original_model.run_original_pretraining_graph(
+      other, make_features(other, batch_size=1, seq_length=8, max_predictions=2),
+      save_checkpoint=init)
+  with pytest.raises(ValueError, match="has shape .* but the model's has shape"):
+    training.run_pretraining(_options(tmp_path, records, init_checkpoint=init), _one_device())
+  assert not list((tmp_path / "out").glob("model.ckpt-*"))
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(2))
+  options = _options(tmp_path, records, learning_rate=1e38, num_warmup_steps=0,
+                     iterations_per_loop=1, save_checkpoints_steps=100, num_train_steps=50)
+  with pytest.raises(FloatingPointError, match=r"The loss became (nan|inf) at step \d+; training "
+                                               r"stopped. The last good checkpoint is .*model.ckpt-0"):
+    training.run_pretraining(options, _one_device())
+  reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-0"))
+  assert np.all(np.isfinite(reader.get_tensor("bert/embeddings/word_embeddings")))
+  assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith("model.ckpt-0")
+
+
+def test_command_line_errors_are_one_line(tmp_path):
+  process = _cli(["--bert_config_file=" + _config_file(tmp_path),
+                  "--input_file=" + str(tmp_path / "none*.tfrecord"),
+                  "--output_dir=" + str(tmp_path / "out"), "--do_train"])
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 1
+  assert "run_pretraining.py: error: --input_file: no file matches" in stderr
+  assert "Traceback" not in stderr

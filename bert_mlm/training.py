@@ -294,7 +294,8 @@ def train(pretrainer, options):
                  records[-1][3], num_steps * options.train_batch_size / seconds)
     if step % options.save_checkpoints_steps == 0 or step == options.num_train_steps:
       _save(pretrainer, output_dir, kept)
-  writer.flush()
+  writer.close()
+  logging.info("Training done at step %d.", step)
   return np.concatenate(history)
 
 

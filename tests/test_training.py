@@ -289,3 +289,12 @@ def test_command_line_errors_are_one_line(tmp_path):
   assert process.returncode == 1
   assert "run_pretraining.py: error: --input_file: no file matches" in stderr
   assert "Traceback" not in stderr
+
+
+def test_strategy_from_flags():
+  from bert_mlm import distribute  # pylint: disable=g-import-not-at-top
+  strategy = distribute.get_strategy()
+  assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
+  assert strategy.num_replicas_in_sync == 1
+  with pytest.raises(ValueError, match="--use_tpu needs --tpu_name"):
+    distribute.get_strategy(use_tpu=True)

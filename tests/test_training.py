@@ -101,24 +101,9 @@ def test_eval_metrics_match_original(tmp_path):
   _, result = training.run_pretraining(
       _options(tmp_path, records, do_train=False, do_eval=True, init_checkpoint=init),
       _one_device())
-  # The original's metric_fn (tf.metrics.accuracy / tf.metrics.mean with these weights) and the
-  # Estimator's mean of the batch losses, over the original's own outputs on the same batches.
-  outputs = [original_model.run_original_pretraining_graph(_CONFIG, b, init_checkpoint=init)
-             for b in batches]
-  weights = np.concatenate([b["masked_lm_weights"].reshape(-1) for b in batches])
-  labels = np.concatenate([b["masked_lm_ids"].reshape(-1) for b in batches])
-  predictions = np.concatenate([o["masked_lm_log_probs"].argmax(-1) for o in outputs])
-  mlm_loss = np.concatenate([o["masked_lm_example_loss"] for o in outputs])
-  ns_labels = np.concatenate([b["next_sentence_labels"].reshape(-1) for b in batches])
-  ns_predictions = np.concatenate([o["next_sentence_log_probs"].argmax(-1) for o in outputs])
-  ns_loss = np.concatenate([o["next_sentence_example_loss"] for o in outputs])
-  expected = {
-      "masked_lm_accuracy": np.sum(weights * (predictions == labels)) / np.sum(weights),
-      "masked_lm_loss": np.sum(weights * mlm_loss) / np.sum(weights),
-      "next_sentence_accuracy": np.mean(ns_predictions == ns_labels),
-      "next_sentence_loss": np.mean(ns_loss),
-      "loss": np.mean([o["total_loss"] for o in outputs]),
-  }
+  # The original's own model_fn (EVAL) and metric_fn, over the same checkpoint and batches.
+  expected = original_model.run_original_eval(_CONFIG, batches, init)
+  assert set(expected) == set(result) - {"global_step"}
   for key, value in expected.items():
     np.testing.assert_allclose(result[key], value, rtol=1e-5, err_msg=key)
   assert result["global_step"] == 0

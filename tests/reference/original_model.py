@@ -206,3 +206,34 @@ def run_original_training(bert_config_dict, batches, init_checkpoint, init_lr, n
         sess.run(increment)
       variables = sess.run({v.op.name: v for v in tf1.global_variables()})
   return {"steps": steps, "variables": variables}
+
+
+def run_original_eval(bert_config_dict, batches, init_checkpoint):
+  """The original's evaluation: its `model_fn` in EVAL mode, its `metric_fn`, over `batches`.
+
+  As the Estimator evaluates: the metric update ops run once per batch, then the values are
+  read; `loss` is the mean of the batch losses (tf.metrics.mean of the spec's loss).
+  Returns {metric name: float}.
+  """
+  tf1, modeling, run_pretraining = original_modules()
+  graph = tf1.Graph()
+  with graph.as_default():
+    inputs = {}
+    for name in FEATURE_NAMES:
+      dtype = tf1.float32 if name == "masked_lm_weights" else tf1.int32
+      inputs[name] = tf1.placeholder(dtype, np.asarray(batches[0][name]).shape, name=name)
+    model_fn = run_pretraining.model_fn_builder(
+        bert_config=modeling.BertConfig.from_dict(dict(bert_config_dict)),
+        init_checkpoint=init_checkpoint, learning_rate=1e-4, num_train_steps=1,
+        num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=False)
+    spec = model_fn(inputs, None, tf1.estimator.ModeKeys.EVAL, {})
+    metric_fn, tensors = spec["eval_metrics"]
+    metrics = dict(metric_fn(*tensors))
+    metrics["loss"] = tf1.metrics.mean(spec["loss"])
+    with tf1.Session(graph=graph) as sess:
+      sess.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
+      for batch in batches:
+        sess.run({k: update for k, (_, update) in metrics.items()},
+                 {inputs[name]: np.asarray(batch[name]) for name in FEATURE_NAMES})
+      return {k: float(v) for k, v in sess.run({k: value for k, (value, _) in
+                                                 metrics.items()}).items()}

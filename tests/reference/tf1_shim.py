@@ -125,8 +125,22 @@ def _make_layers_namespace(original):
   return module
 
 
+def _make_estimator_namespace():
+  """The two names of `tf.estimator` that the original's `model_fn` touches (TF 2.16+ lacks it).
+
+  `TPUEstimatorSpec` just returns its arguments, so a test can take the `eval_metrics` the
+  original's model_fn builds (its own `metric_fn` and tensors) and run them in a session.
+  """
+  estimator = types.ModuleType("estimator")
+  estimator.ModeKeys = types.SimpleNamespace(TRAIN="train", EVAL="eval", PREDICT="infer")
+  estimator.tpu = types.SimpleNamespace(TPUEstimatorSpec=lambda **kwargs: kwargs)
+  setattr(estimator, _MARK, True)
+  return estimator
+
+
 def install():
-  """Installs the fake `tensorflow.contrib` and the `tf.compat.v1.layers.dense` replacement."""
+  """Installs the fake `tensorflow.contrib`, the `tf.compat.v1.layers.dense` replacement and a
+  minimal `tf.compat.v1.estimator` (ModeKeys, TPUEstimatorSpec)."""
   contrib = sys.modules.get("tensorflow.contrib")
   if contrib is None or not getattr(contrib, _MARK, False):
     contrib = types.ModuleType("tensorflow.contrib")
@@ -146,4 +160,6 @@ def install():
     current = None
   if not getattr(current, _MARK, False):
     compat_v1.layers = _make_layers_namespace(current)
+  if not getattr(getattr(compat_v1, "estimator", None), _MARK, False):
+    compat_v1.estimator = _make_estimator_namespace()
   return True

@@ -68,6 +68,10 @@ flags.DEFINE_integer("seed", None,
 flags.DEFINE_bool("train_shuffle", True,
                   "Shuffle training files and records as the original does. False reads the "
                   "records in file order (parity tests, debugging).")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
+                  "adamw: the original's AdamWeightDecay. lamb: layer-wise adaptive (LAMB) for "
+                  "large batches, with the same weight decay exclusions.")
+flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
 flags.DEFINE_string("vocab_file", None,
                     "Optional: the vocabulary the data was made with; its size must equal the "
                     "config's vocab_size (checked before any step).")
@@ -96,7 +100,8 @@ def main(_):
         num_train_steps=FLAGS.num_train_steps, num_warmup_steps=FLAGS.num_warmup_steps,
         save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
-        seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle)
+        seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
+        use_xla=FLAGS.use_xla)
     training.run_pretraining(options, strategy)
   except (ValueError, OSError, FloatingPointError) as e:
     # One clear line naming the flag, file or step at fault, not a traceback.

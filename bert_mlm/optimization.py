@@ -93,6 +93,57 @@ class AdamWeightDecay(object):
     return {name: {"adam_m": m, "adam_v": v} for name, (m, v) in self.slots.items()}
 
 
+class Lamb(AdamWeightDecay):
+  """LAMB (You et al., 2019), the large-batch optimizer: Adam moments with bias correction, then
+  each variable's step scaled by the trust ratio ||param|| / ||update||.
+
+  Weight decay and the trust ratio both skip LayerNorm / layer_norm / bias variables (the
+  exclusions of the original's AdamWeightDecay). Slots keep the `adam_m` / `adam_v` names, so
+  checkpoint tools treat them alike.
+  """
+
+  def __init__(self, variables, step, **kwargs):
+    """step: the global step variable; update t = step + 1 uses bias correction 1 - beta^t."""
+    super().__init__(variables, **kwargs)
+    self.step = step
+
+  def uses_layer_adaptation(self, name):
+    return not any(re.search(pattern, name) for pattern in self.exclude_from_weight_decay)
+
+  def apply_one(self, name, param, grad, learning_rate_value):
+    grad = tf.convert_to_tensor(grad)
+    m, v = self.slots[name]
+    next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+    next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+    t = tf.cast(self.step + 1, tf.float32)
+    m_hat = next_m / (1.0 - tf.pow(self.beta_1, t))
+    v_hat = next_v / (1.0 - tf.pow(self.beta_2, t))
+    update = m_hat / (tf.sqrt(v_hat) + self.epsilon)
+    if self.uses_weight_decay(name):
+      update += self.weight_decay_rate * param
+    ratio = 1.0
+    if self.uses_layer_adaptation(name):
+      param_norm = tf.norm(param)
+      update_norm = tf.norm(update)
+      ratio = tf.where(param_norm > 0.0,
+                       tf.where(update_norm > 0.0, param_norm / update_norm, 1.0), 1.0)
+    m.assign(next_m)
+    v.assign(next_v)
+    return param.assign(param - ratio * learning_rate_value * update)
+
+
+OPTIMIZERS = ("adamw", "lamb")
+
+
+def create_optimizer(name, variables, step):
+  """"adamw" (the original's AdamWeightDecay) or "lamb", over {TF1 name: variable}."""
+  if name == "adamw":
+    return AdamWeightDecay(variables)
+  if name == "lamb":
+    return Lamb(variables, step)
+  raise ValueError("--optimizer=%s is not one of %s." % (name, ", ".join(OPTIMIZERS)))
+
+
 def clip_by_global_norm(grads, clip_norm=1.0):
   """{name: grad} clipped together so their global norm is at most `clip_norm`."""
   names = [n for n, g in grads.items() if g is not None]

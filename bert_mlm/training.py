@@ -58,6 +58,8 @@ class PretrainingOptions:
   max_eval_steps: int = 100
   seed: int = None
   train_shuffle: bool = True
+  optimizer: str = "adamw"
+  use_xla: bool = False
 
   def validate(self, num_replicas):
     """Raises ValueError naming the flag whose value can't work."""
@@ -72,6 +74,9 @@ class PretrainingOptions:
       value = getattr(self, name)
       if value <= 0:
         raise ValueError("--%s=%d must be positive." % (name, value))
+    if self.optimizer not in optimization.OPTIMIZERS:
+      raise ValueError("--optimizer=%s is not one of %s." % (self.optimizer,
+                                                             ", ".join(optimization.OPTIMIZERS)))
     if self.num_warmup_steps < 0:
       raise ValueError("--num_warmup_steps=%d must be >= 0." % self.num_warmup_steps)
     for name in (["train_batch_size"] if self.do_train else []) + (
@@ -88,7 +93,7 @@ class Pretrainer(object):
   """The model, optimizer and global step under a strategy, with train and eval loops."""
 
   def __init__(self, bert_config, strategy, learning_rate=5e-5, num_train_steps=100000,
-               num_warmup_steps=10000):
+               num_warmup_steps=10000, optimizer="adamw", use_xla=False):
     self.strategy = strategy
     self.init_lr = learning_rate
     self.num_train_steps = num_train_steps
@@ -96,9 +101,12 @@ class Pretrainer(object):
     with strategy.scope():
       self.model = BertPretrainingModel(bert_config)
       self.variables = self.model.variables_by_name()
-      self.optimizer = optimization.AdamWeightDecay(self.variables)
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+      self.optimizer = optimization.create_optimizer(optimizer, self.variables, self.global_step)
     self._names = list(self.variables)
+    self._compiled_forward_backward = (
+        tf.function(self._forward_backward, jit_compile=True) if use_xla
+        else self._forward_backward)
     self._train_loop = tf.function(self._train_loop_fn)
     self._eval_step = tf.function(self._eval_step_fn)
 
@@ -123,30 +131,41 @@ class Pretrainer(object):
 
   # --- training ------------------------------------------------------------------------------
 
-  def _global_losses(self, outputs, features):
-    """This replica's share of the global batch's losses (they sum to one device's loss)."""
+  def _global_denominators(self, features):
+    """The global batch's masked LM weight sum and size, summed over replicas."""
     ctx = tf.distribute.get_replica_context()
+    weight_sum = ctx.all_reduce("sum", tf.reduce_sum(features["masked_lm_weights"]))
+    batch_size = ctx.all_reduce(
+        "sum", tf.cast(tf.shape(features["next_sentence_labels"])[0], tf.float32))
+    return weight_sum, batch_size
+
+  @staticmethod
+  def _loss_terms(outputs, features, weight_sum, batch_size):
+    """This replica's share of the global batch's losses (the shares sum to one device's)."""
     weights = tf.reshape(features["masked_lm_weights"], [-1])
-    global_weight_sum = ctx.all_reduce("sum", tf.reduce_sum(weights))
-    global_batch = ctx.all_reduce(
-        "sum", tf.cast(tf.shape(outputs["next_sentence_example_loss"])[0], tf.float32))
-    masked_lm_loss = (tf.reduce_sum(weights * outputs["masked_lm_example_loss"]) /
-                      (global_weight_sum + 1e-5))
-    next_sentence_loss = tf.reduce_sum(outputs["next_sentence_example_loss"]) / global_batch
+    masked_lm_loss = tf.reduce_sum(weights * outputs["masked_lm_example_loss"]) / (
+        weight_sum + 1e-5)
+    next_sentence_loss = tf.reduce_sum(outputs["next_sentence_example_loss"]) / batch_size
     return masked_lm_loss + next_sentence_loss, masked_lm_loss, next_sentence_loss
 
-  def _train_step(self, features, lr):
+  def _forward_backward(self, features, weight_sum, batch_size):
+    """Losses [3] and gradients of this replica's share (XLA-compiled with --use_xla)."""
     with tf.GradientTape() as tape:
       outputs = self.model(features, training=True)
-      total_loss, masked_lm_loss, next_sentence_loss = self._global_losses(outputs, features)
-    grads = tape.gradient(total_loss, [self.variables[n] for n in self._names])
+      losses = self._loss_terms(outputs, features, weight_sum, batch_size)
+    grads = tape.gradient(losses[0], [self.variables[n] for n in self._names])
+    return tf.stack(losses), grads
+
+  def _train_step(self, features, lr):
+    weight_sum, batch_size = self._global_denominators(features)
+    losses, grads = self._compiled_forward_backward(features, weight_sum, batch_size)
     ctx = tf.distribute.get_replica_context()
     if self.strategy.num_replicas_in_sync > 1:
       grads = ctx.all_reduce("sum", grads)
     # IndexedSlices (embedding) gradients are clipped on their unsummed rows, as the original.
     grads, _ = tf.clip_by_global_norm(grads, clip_norm=1.0)
     ctx.merge_call(self._apply, args=(grads, lr))
-    return tf.stack([total_loss, masked_lm_loss, next_sentence_loss])
+    return losses
 
   def _apply(self, strategy, grads, lr):
     for name, grad in zip(self._names, grads):
@@ -176,7 +195,7 @@ class Pretrainer(object):
 
   def _eval_replica(self, features):
     outputs = self.model(features, training=False)
-    total_loss, _, _ = self._global_losses(outputs, features)
+    total_loss, _, _ = self._loss_terms(outputs, features, *self._global_denominators(features))
     weights = tf.reshape(features["masked_lm_weights"], [-1])
     labels = tf.reshape(features["masked_lm_ids"], [-1])
     predictions = tf.argmax(outputs["masked_lm_log_probs"], axis=-1, output_type=tf.int32)
@@ -339,7 +358,8 @@ def run_pretraining(options, strategy):
   if options.seed is not None:
     keras.utils.set_random_seed(options.seed)
   pretrainer = Pretrainer(options.bert_config, strategy, options.learning_rate,
-                          options.num_train_steps, options.num_warmup_steps)
+                          options.num_train_steps, options.num_warmup_steps, options.optimizer,
+                          options.use_xla)
   if options.init_checkpoint:
     # Fail before any step on an init checkpoint of another shape (even when resuming).
     checkpoints.check_shapes(pretrainer.variables,

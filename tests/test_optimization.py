@@ -81,3 +81,46 @@ def test_weight_decay_exclusions():
   for name in ("bert/embeddings/LayerNorm/gamma", "bert/pooler/dense/bias",
                "cls/predictions/output_bias", "x/layer_norm/beta"):
     assert not optimizer.uses_weight_decay(name)
+
+
+def _numpy_lamb(params, grads_per_step, lr, wd=0.01, b1=0.9, b2=0.999, eps=1e-6,
+                excluded=("LayerNorm", "layer_norm", "bias")):
+  """LAMB written out in numpy (float64), as the paper defines it."""
+  params = {n: p.astype(np.float64) for n, p in params.items()}
+  m = {n: np.zeros_like(p) for n, p in params.items()}
+  v = {n: np.zeros_like(p) for n, p in params.items()}
+  for t, grads in enumerate(grads_per_step, 1):
+    for n, g in grads.items():
+      m[n] = b1 * m[n] + (1 - b1) * g
+      v[n] = b2 * v[n] + (1 - b2) * g * g
+      update = (m[n] / (1 - b1 ** t)) / (np.sqrt(v[n] / (1 - b2 ** t)) + eps)
+      adapt = not any(e in n for e in excluded)
+      if adapt:
+        update = update + wd * params[n]
+      ratio = 1.0
+      if adapt:
+        w_norm, u_norm = np.linalg.norm(params[n]), np.linalg.norm(update)
+        ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+      params[n] = params[n] - lr * ratio * update
+  return params
+
+
+def test_lamb_matches_numpy():
+  rng = np.random.RandomState(0)
+  shapes = {"bert/encoder/layer_0/output/dense/kernel": (5, 3),
+            "bert/encoder/layer_0/output/dense/bias": (3,),
+            "bert/embeddings/LayerNorm/gamma": (4,),
+            "zero_init/kernel": (2, 2)}
+  initial = {n: rng.randn(*s).astype(np.float32) for n, s in shapes.items()}
+  initial["zero_init/kernel"][:] = 0.0  # ||param|| = 0 -> trust ratio 1
+  grads = [{n: rng.randn(*s).astype(np.float32) for n, s in shapes.items()} for _ in range(4)]
+  variables = {n: tf.Variable(p) for n, p in initial.items()}
+  step = tf.Variable(0, dtype=tf.int64)
+  lamb = optimization.Lamb(variables, step)
+  for g in grads:
+    lamb.apply_gradients({n: tf.constant(x) for n, x in g.items()}, 0.01)
+    step.assign_add(1)
+  expected = _numpy_lamb(initial, grads, 0.01)
+  for name, value in expected.items():
+    np.testing.assert_allclose(variables[name].numpy(), value, rtol=2e-5, atol=1e-6,
+                               err_msg=name)

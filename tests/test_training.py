@@ -283,3 +283,27 @@ def test_strategy_from_flags():
   assert strategy.num_replicas_in_sync == 1
   with pytest.raises(ValueError, match="--use_tpu needs --tpu_name"):
     distribute.get_strategy(use_tpu=True)
+
+
+def test_xla_gives_the_same_losses(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=50))
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, _batches(1)[0], save_checkpoint=init)
+  histories = []
+  for use_xla in (False, True):
+    options = _options(tmp_path, records, init_checkpoint=init, use_xla=use_xla, num_train_steps=4,
+                       output_dir=str(tmp_path / ("xla" if use_xla else "plain")))
+    histories.append(training.run_pretraining(options, _one_device())[0])
+  np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)
+
+
+def test_lamb_trains(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(1, seed=60))
+  options = _options(tmp_path, records, optimizer="lamb", learning_rate=1e-2, num_train_steps=30,
+                     num_warmup_steps=0, iterations_per_loop=10, save_checkpoints_steps=30)
+  history, _ = training.run_pretraining(options, _one_device())
+  assert history[-1][0] < 0.5 * history[0][0]  # it fits the single repeated batch
+  reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-30"))
+  assert "bert/pooler/dense/kernel/adam_m" in reader.get_variable_to_shape_map()
+  with pytest.raises(ValueError, match="--optimizer=sgd is not one of adamw, lamb"):
+    training.run_pretraining(_options(tmp_path, records, optimizer="sgd"), _one_device())

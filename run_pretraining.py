@@ -72,6 +72,10 @@ flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
                   "adamw: the original's AdamWeightDecay. lamb: layer-wise adaptive (LAMB) for "
                   "large batches, with the same weight decay exclusions.")
 flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
+flags.DEFINE_integer("gradient_accumulation_steps", 1,
+                     "Micro-batches of --train_batch_size per optimizer step: the step equals one "
+                     "on a batch N times larger; the schedule and global_step count optimizer "
+                     "steps.")
 flags.DEFINE_string("vocab_file", None,
                     "Optional: the vocabulary the data was made with; its size must equal the "
                     "config's vocab_size (checked before any step).")
@@ -101,7 +105,7 @@ def main(_):
         save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
         seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
-        use_xla=FLAGS.use_xla)
+        use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps)
     training.run_pretraining(options, strategy)
   except (ValueError, OSError, FloatingPointError) as e:
     # One clear line naming the flag, file or step at fault, not a traceback.

@@ -60,12 +60,14 @@ class PretrainingOptions:
   train_shuffle: bool = True
   optimizer: str = "adamw"
   use_xla: bool = False
+  gradient_accumulation_steps: int = 1
 
   def validate(self, num_replicas):
     """Raises ValueError naming the flag whose value can't work."""
     if not (self.do_train or self.do_eval):
       raise ValueError("At least one of --do_train or --do_eval must be True.")
-    positive = ["max_seq_length", "max_predictions_per_seq", "iterations_per_loop"]
+    positive = ["max_seq_length", "max_predictions_per_seq", "iterations_per_loop",
+                "gradient_accumulation_steps"]
     if self.do_train:
       positive += ["train_batch_size", "num_train_steps", "save_checkpoints_steps"]
     if self.do_eval:
@@ -93,8 +95,10 @@ class Pretrainer(object):
   """The model, optimizer and global step under a strategy, with train and eval loops."""
 
   def __init__(self, bert_config, strategy, learning_rate=5e-5, num_train_steps=100000,
-               num_warmup_steps=10000, optimizer="adamw", use_xla=False):
+               num_warmup_steps=10000, optimizer="adamw", use_xla=False,
+               gradient_accumulation_steps=1):
     self.strategy = strategy
+    self.gradient_accumulation_steps = gradient_accumulation_steps
     self.init_lr = learning_rate
     self.num_train_steps = num_train_steps
     self.num_warmup_steps = num_warmup_steps
@@ -131,12 +135,13 @@ class Pretrainer(object):
 
   # --- training ------------------------------------------------------------------------------
 
-  def _global_denominators(self, features):
-    """The global batch's masked LM weight sum and size, summed over replicas."""
+  def _global_denominators(self, *batches):
+    """The masked LM weight sum and the example count of `batches` on all replicas together."""
     ctx = tf.distribute.get_replica_context()
-    weight_sum = ctx.all_reduce("sum", tf.reduce_sum(features["masked_lm_weights"]))
-    batch_size = ctx.all_reduce(
-        "sum", tf.cast(tf.shape(features["next_sentence_labels"])[0], tf.float32))
+    weight_sum = ctx.all_reduce("sum", tf.add_n(
+        [tf.reduce_sum(b["masked_lm_weights"]) for b in batches]))
+    batch_size = ctx.all_reduce("sum", tf.add_n(
+        [tf.cast(tf.shape(b["next_sentence_labels"])[0], tf.float32) for b in batches]))
     return weight_sum, batch_size
 
   @staticmethod
@@ -156,9 +161,23 @@ class Pretrainer(object):
     grads = tape.gradient(losses[0], [self.variables[n] for n in self._names])
     return tf.stack(losses), grads
 
-  def _train_step(self, features, lr):
-    weight_sum, batch_size = self._global_denominators(features)
-    losses, grads = self._compiled_forward_backward(features, weight_sum, batch_size)
+  def _train_step(self, micro_batches, lr):
+    """One optimizer step over `micro_batches` (gradient accumulation when there are several).
+
+    Every micro-batch's loss is normalised by the denominators of all of them, and the gradients
+    are added up (IndexedSlices concatenated, so clipping sees the rows a single large batch
+    would give): the same step as one batch holding them all.
+    """
+    weight_sum, batch_size = self._global_denominators(*micro_batches)
+    losses, grads = None, None
+    for features in micro_batches:
+      micro_losses, micro_grads = self._compiled_forward_backward(features, weight_sum,
+                                                                  batch_size)
+      if grads is None:
+        losses, grads = micro_losses, micro_grads
+      else:
+        losses += micro_losses
+        grads = [_accumulate(a, b) for a, b in zip(grads, micro_grads)]
     ctx = tf.distribute.get_replica_context()
     if self.strategy.num_replicas_in_sync > 1:
       grads = ctx.all_reduce("sum", grads)
@@ -182,7 +201,8 @@ class Pretrainer(object):
     for i in tf.range(num_steps):
       lr = optimization.learning_rate(self.global_step, self.init_lr, self.num_train_steps,
                                       self.num_warmup_steps)
-      losses = self.strategy.run(self._train_step, args=(next(iterator), lr))
+      micro_batches = tuple(next(iterator) for _ in range(self.gradient_accumulation_steps))
+      losses = self.strategy.run(self._train_step, args=(micro_batches, lr))
       losses = self.strategy.reduce("sum", losses, axis=None)
       records = records.write(i, tf.concat([losses, [lr]], axis=0))
     return records.stack()
@@ -234,6 +254,14 @@ class Pretrainer(object):
     }
 
 
+def _accumulate(total, grad):
+  """total + grad; IndexedSlices are concatenated (rows kept apart, as one large batch has them)."""
+  if isinstance(total, tf.IndexedSlices):
+    return tf.IndexedSlices(tf.concat([total.values, grad.values], 0),
+                            tf.concat([total.indices, grad.indices], 0), total.dense_shape)
+  return total + grad
+
+
 def _scalar(name, value, step):
   tf.summary.write(name, tf.constant(value, tf.float32), step=step, metadata=_SCALAR_METADATA)
 
@@ -280,13 +308,14 @@ def train(pretrainer, options):
       options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed)
   if not options.train_shuffle and step:
     # Unshuffled, the resumed run continues where the records left off.
-    dataset = dataset.skip(step)
+    dataset = dataset.skip(step * options.gradient_accumulation_steps)
   iterator = iter(pretrainer.strategy.experimental_distribute_dataset(dataset))
   writer = tf.summary.create_file_writer(output_dir)
   logging.info("***** Running training *****")
   logging.info("  Batch size = %d, steps %d -> %d", options.train_batch_size, step,
                options.num_train_steps)
   history = []
+  examples_per_step = options.train_batch_size * options.gradient_accumulation_steps
   if step == 0 and not latest:
     _save(pretrainer, output_dir, kept)  # the Estimator writes model.ckpt-0 first too
   while step < options.num_train_steps:
@@ -305,12 +334,12 @@ def train(pretrainer, options):
       for offset, row in enumerate(records):
         for name, value in zip(_STEP_FIELDS, row):
           _scalar(name, value, step + offset + 1)
-      _scalar("examples_per_sec", num_steps * options.train_batch_size / seconds,
+      _scalar("examples_per_sec", num_steps * examples_per_step / seconds,
               step + num_steps)
     step += num_steps
     logging.info("step %d: loss %.4f (masked LM %.4f, next sentence %.4f), lr %.3g, "
                  "%.1f examples/s", step, records[-1][0], records[-1][1], records[-1][2],
-                 records[-1][3], num_steps * options.train_batch_size / seconds)
+                 records[-1][3], num_steps * examples_per_step / seconds)
     if step % options.save_checkpoints_steps == 0 or step == options.num_train_steps:
       _save(pretrainer, output_dir, kept)
   writer.close()
@@ -359,7 +388,7 @@ def run_pretraining(options, strategy):
     keras.utils.set_random_seed(options.seed)
   pretrainer = Pretrainer(options.bert_config, strategy, options.learning_rate,
                           options.num_train_steps, options.num_warmup_steps, options.optimizer,
-                          options.use_xla)
+                          options.use_xla, options.gradient_accumulation_steps)
   if options.init_checkpoint:
     # Fail before any step on an init checkpoint of another shape (even when resuming).
     checkpoints.check_shapes(pretrainer.variables,

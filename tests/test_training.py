@@ -307,3 +307,30 @@ def test_lamb_trains(tmp_path):
   assert "bert/pooler/dense/kernel/adam_m" in reader.get_variable_to_shape_map()
   with pytest.raises(ValueError, match="--optimizer=sgd is not one of adamw, lamb"):
     training.run_pretraining(_options(tmp_path, records, optimizer="sgd"), _one_device())
+
+
+def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
+  batches = _batches(8, seed=70)
+  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
+  runs = {}
+  for name, batch_size, accumulation in (("big", 4 * _BATCH, 1), ("accumulated", _BATCH, 4)):
+    options = _options(tmp_path, records, init_checkpoint=init, train_batch_size=batch_size,
+                       gradient_accumulation_steps=accumulation, num_train_steps=2,
+                       save_checkpoints_steps=2, output_dir=str(tmp_path / name))
+    history, _ = training.run_pretraining(options, _one_device())
+    reader = tf.train.load_checkpoint(str(tmp_path / name / "model.ckpt-2"))
+    runs[name] = history, {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+  np.testing.assert_allclose(runs["accumulated"][0], runs["big"][0], rtol=1e-5, atol=1e-7)
+  big, accumulated = runs["big"][1], runs["accumulated"][1]
+  assert accumulated["global_step"] == big["global_step"] == 2
+  for suffix in ("adam_m", "adam_v", ""):
+    names = [n for n in big if n != "global_step" and
+             (n.endswith(suffix) if suffix else not n.endswith(("adam_m", "adam_v")))]
+    scale = max(np.max(np.abs(big[n])) for n in names)
+    for n in names:
+      assert np.max(np.abs(accumulated[n] - big[n])) / scale < 1e-5, n
+  with pytest.raises(ValueError, match="--gradient_accumulation_steps=0 must be positive"):
+    training.run_pretraining(_options(tmp_path, records, gradient_accumulation_steps=0),
+                             _one_device())

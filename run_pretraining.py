@@ -62,6 +62,12 @@ flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.")
 flags.DEFINE_integer("num_tpu_cores", 8,
                      "Only used if `use_tpu` is True. Total number of TPU cores to use.")
 # Not in the original.
+flags.DEFINE_enum("distribution_strategy", "", ["", "one_device", "mirrored",
+                                                "multi_worker_mirrored", "tpu"],
+                  "How to run: one_device (CPU or one GPU), mirrored (all local GPUs), "
+                  "multi_worker_mirrored (several machines from TF_CONFIG; the chief writes), "
+                  "tpu. Default: tpu with --use_tpu, else mirrored on several GPUs, else "
+                  "one_device.")
 flags.DEFINE_integer("seed", None,
                      "Random seed for initialisation, dropout and input shuffling: two runs with "
                      "the same seed and data write identical checkpoints.")
@@ -93,8 +99,9 @@ def main(_):
     logging.info("*** Input Files ***")
     for path in input_files:
       logging.info("  %s", path)
-    strategy = distribute.get_strategy(FLAGS.use_tpu, FLAGS.tpu_name, FLAGS.tpu_zone,
-                                       FLAGS.gcp_project, FLAGS.master, FLAGS.num_tpu_cores)
+    strategy = distribute.get_strategy(FLAGS.distribution_strategy, FLAGS.use_tpu,
+                                       FLAGS.tpu_name, FLAGS.tpu_zone, FLAGS.gcp_project,
+                                       FLAGS.master, FLAGS.num_tpu_cores)
     options = training.PretrainingOptions(
         bert_config=bert_config, input_files=input_files, output_dir=FLAGS.output_dir,
         init_checkpoint=FLAGS.init_checkpoint, max_seq_length=FLAGS.max_seq_length,

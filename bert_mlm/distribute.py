@@ -1,38 +1,73 @@
-"""The tf.distribute strategy for a run: TPU from the original's tpu flags, else GPUs, else CPU."""
+"""The tf.distribute strategy for a run, from --distribution_strategy and the original's tpu flags.
+
+  one_device             the CPU, or the first GPU
+  mirrored               every local GPU (the CPU if none), one replica each
+  multi_worker_mirrored  several machines (TF_CONFIG); only the chief writes checkpoints,
+                         summaries and eval results, every worker resumes from them
+  tpu                    a TPU found from --tpu_name / --master (--use_tpu picks it too)
+The default ("") is tpu with --use_tpu, else mirrored on several GPUs, else one_device.
+"""
+
+import json
+import os
 
 from absl import logging
 import tensorflow as tf
 
+STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
-def get_strategy(use_tpu=False, tpu_name=None, tpu_zone=None, gcp_project=None, master=None,
-                 num_tpu_cores=8):
-  """TPUStrategy when `use_tpu`; MirroredStrategy on several GPUs; else one GPU or the CPU.
+
+def get_strategy(distribution_strategy="", use_tpu=False, tpu_name=None, tpu_zone=None,
+                 gcp_project=None, master=None, num_tpu_cores=8):
+  """The strategy named (or chosen as described in the module docstring).
 
   Raises:
-    ValueError: `use_tpu` without a reachable TPU, or a TPU whose core count is not
+    ValueError: an unknown name, a name that does not fit the flags or hardware (tpu without a
+      reachable TPU, --use_tpu with another strategy), or a TPU whose core count is not
       `num_tpu_cores`.
   """
-  if use_tpu:
+  name = distribution_strategy or ("tpu" if use_tpu else "")
+  if name and name not in STRATEGIES:
+    raise ValueError("--distribution_strategy=%s is not one of %s."
+                     % (name, ", ".join(STRATEGIES)))
+  if use_tpu and name != "tpu":
+    raise ValueError("--use_tpu conflicts with --distribution_strategy=%s." % name)
+  if name == "tpu":
     tpu = tpu_name or master
     if not tpu:
-      raise ValueError("--use_tpu needs --tpu_name (or --master) to find the TPU.")
+      raise ValueError("A TPU (--use_tpu or --distribution_strategy=tpu) needs --tpu_name (or "
+                       "--master) to find it.")
     try:
       resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
           tpu, zone=tpu_zone, project=gcp_project)
       tf.config.experimental_connect_to_cluster(resolver)
       tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as e:
-      raise ValueError("--use_tpu: cannot reach TPU %r: %s" % (tpu, e)) from None
+      raise ValueError("Cannot reach TPU %r: %s" % (tpu, e)) from None
     strategy = tf.distribute.TPUStrategy(resolver)
     if strategy.num_replicas_in_sync != num_tpu_cores:
       raise ValueError("--num_tpu_cores=%d but the TPU %r has %d cores."
                        % (num_tpu_cores, tpu, strategy.num_replicas_in_sync))
+  elif name == "multi_worker_mirrored":
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
   else:
     gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
+    if name == "mirrored" or (not name and len(gpus) > 1):
       strategy = tf.distribute.MirroredStrategy()
     else:
       strategy = tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
   logging.info("Distribution: %s with %d replica(s).", type(strategy).__name__,
                strategy.num_replicas_in_sync)
   return strategy
+
+
+def is_chief(strategy):
+  """Whether this process writes checkpoints, summaries and eval results (one per cluster)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  if task_type in (None, "chief"):
+    return True
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  return task_type == "worker" and task_id == 0 and "chief" not in cluster

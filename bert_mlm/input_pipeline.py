@@ -84,6 +84,8 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
       for name, length in lengths.items()}
   options = tf.data.Options()
   options.deterministic = seed is not None or not shuffle or not is_training
+  # Across workers, split each global batch (any number of files works, even one).
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   if is_training and shuffle:
     d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
     d = d.repeat()

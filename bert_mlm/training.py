@@ -24,6 +24,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from bert_mlm import checkpoints
+from bert_mlm import distribute
 from bert_mlm import input_pipeline
 from bert_mlm import optimization
 from bert_mlm.config import BertConfig
@@ -267,6 +268,8 @@ def _scalar(name, value, step):
 
 
 def _save(pretrainer, output_dir, kept):
+  if not distribute.is_chief(pretrainer.strategy):
+    return None  # one writer per cluster; the other workers resume from the chief's files
   step = int(pretrainer.global_step.numpy())
   prefix = os.path.join(output_dir, "model.ckpt-%d" % step)
   checkpoints.save_checkpoint(prefix, pretrainer.checkpoint_tensors())
@@ -310,7 +313,8 @@ def train(pretrainer, options):
     # Unshuffled, the resumed run continues where the records left off.
     dataset = dataset.skip(step * options.gradient_accumulation_steps)
   iterator = iter(pretrainer.strategy.experimental_distribute_dataset(dataset))
-  writer = tf.summary.create_file_writer(output_dir)
+  writer = (tf.summary.create_file_writer(output_dir) if distribute.is_chief(pretrainer.strategy)
+            else tf.summary.create_noop_writer())
   logging.info("***** Running training *****")
   logging.info("  Batch size = %d, steps %d -> %d", options.train_batch_size, step,
                options.num_train_steps)
@@ -367,6 +371,8 @@ def evaluate(pretrainer, options):
   logging.info("***** Running evaluation *****")
   logging.info("  Batch size = %d", options.eval_batch_size)
   result = pretrainer.evaluate(iterator, options.max_eval_steps)
+  if not distribute.is_chief(pretrainer.strategy):
+    return result
   path = os.path.join(options.output_dir, "eval_results.txt")
   temporary = path + ".tmp-%d" % os.getpid()
   with tf.io.gfile.GFile(temporary, "w") as writer:

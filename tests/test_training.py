@@ -281,8 +281,15 @@ def test_strategy_from_flags():
   strategy = distribute.get_strategy()
   assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
   assert strategy.num_replicas_in_sync == 1
-  with pytest.raises(ValueError, match="--use_tpu needs --tpu_name"):
+  with pytest.raises(ValueError, match=r"A TPU \(--use_tpu or --distribution_strategy=tpu\) "
+                                       r"needs --tpu_name"):
     distribute.get_strategy(use_tpu=True)
+  with pytest.raises(ValueError, match="--use_tpu conflicts with --distribution_strategy=mirrored"):
+    distribute.get_strategy("mirrored", use_tpu=True)
+  with pytest.raises(ValueError, match="--distribution_strategy=nccl is not one of"):
+    distribute.get_strategy("nccl")
+  assert isinstance(distribute.get_strategy("mirrored"), tf.distribute.MirroredStrategy)
+  assert distribute.is_chief(strategy)
 
 
 def test_xla_gives_the_same_losses(tmp_path):
@@ -334,3 +341,41 @@ def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
   with pytest.raises(ValueError, match="--gradient_accumulation_steps=0 must be positive"):
     training.run_pretraining(_options(tmp_path, records, gradient_accumulation_steps=0),
                              _one_device())
+
+
+@pytest.mark.slow
+def test_multi_worker_two_local_processes(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  import socket  # pylint: disable=g-import-not-at-top
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=80))
+  ports = []
+  for _ in range(2):
+    with socket.socket() as s:
+      s.bind(("127.0.0.1", 0))
+      ports.append(s.getsockname()[1])
+  cluster = {"worker": ["127.0.0.1:%d" % p for p in ports]}
+  out = tmp_path / "out"
+  processes = []
+  for index in range(2):
+    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
+                                                  "task": {"type": "worker", "index": index}}))
+    processes.append(subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "run_pretraining.py"),
+         "--bert_config_file=" + _config_file(tmp_path), "--input_file=" + records,
+         "--output_dir=" + str(out), "--do_train", "--do_eval", "--train_batch_size=4",
+         "--eval_batch_size=4", "--max_eval_steps=2", "--max_seq_length=24",
+         "--max_predictions_per_seq=4", "--num_train_steps=6", "--num_warmup_steps=2",
+         "--save_checkpoints_steps=3", "--iterations_per_loop=3", "--learning_rate=1e-3",
+         "--distribution_strategy=multi_worker_mirrored"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+  for process in processes:
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "CollectiveAllReduceStrategy with 2 replica(s)" in stderr  # MultiWorkerMirrored
+  latest = tf.train.latest_checkpoint(str(out))
+  assert latest.endswith("model.ckpt-6")
+  reader = tf.train.load_checkpoint(latest)
+  assert reader.get_tensor("global_step") == 6
+  assert len(checkpoints.list_variables(latest)) == 3 * 46 + 1
+  with open(str(out / "eval_results.txt")) as f:
+    assert "global_step = 6" in f.read()

@@ -77,6 +77,9 @@ flags.DEFINE_bool("train_shuffle", True,
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"],
                   "adamw: the original's AdamWeightDecay. lamb: layer-wise adaptive (LAMB) for "
                   "large batches, with the same weight decay exclusions.")
+flags.DEFINE_enum("mixed_precision", "", ["", "bf16", "fp16"],
+                  "Compute in bfloat16 or float16 with float32 variables, slots, checkpoints, "
+                  "softmax and losses; fp16 adds dynamic loss scaling. Empty: float32.")
 flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
 flags.DEFINE_integer("gradient_accumulation_steps", 1,
                      "Micro-batches of --train_batch_size per optimizer step: the step equals one "
@@ -112,7 +115,8 @@ def main(_):
         save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
         seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
-        use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps)
+        use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+        mixed_precision=FLAGS.mixed_precision)
     training.run_pretraining(options, strategy)
   except (ValueError, OSError, FloatingPointError) as e:
     # One clear line naming the flag, file or step at fault, not a traceback.

@@ -59,10 +59,12 @@ class LayerNorm(keras.layers.Layer):
   """Layer normalization over the last axis: variables `beta`, `gamma`; epsilon 1e-12.
 
   The same arithmetic as the original's contrib `layer_norm` (moments, then
-  batch_normalization), so results agree to round-off.
+  batch_normalization), so results agree to round-off. Always computed in float32, also under
+  a mixed precision policy (Keras casts its inputs).
   """
 
   def __init__(self, width, name="LayerNorm", **kwargs):
+    kwargs.setdefault("dtype", "float32")
     super().__init__(name=name, **kwargs)
     self.width = width
     self.build(None)
@@ -152,7 +154,10 @@ class SelfAttention(keras.layers.Layer):
     k = self._split_heads(self.key(x), batch, seq)
     v = self._split_heads(self.value(x), batch, seq)
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(float(self.head_size)))
-    probs = tf.nn.softmax(scores + attention_adder)  # [B, N, S, S]
+    # Softmax in float32 (a no-op in float32 runs; under mixed precision it keeps the -10000
+    # adder and the normalisation exact enough).
+    probs = tf.nn.softmax(tf.cast(scores, tf.float32) + tf.cast(attention_adder, tf.float32))
+    probs = tf.cast(probs, v.dtype)  # [B, N, S, S]
     context = tf.matmul(self.dropout(probs, training=training), v)  # [B, N, S, D]
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]),
                       [batch, seq, self.num_heads * self.head_size])

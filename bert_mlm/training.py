@@ -31,6 +31,8 @@ from bert_mlm.config import BertConfig
 from bert_mlm.heads import BertPretrainingModel
 
 _KEEP_CHECKPOINT_MAX = 5  # the Estimator's default
+_POLICIES = {"": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+_LOSS_SCALE_GROWTH_STEPS = 2000
 # TensorBoard's scalar plugin metadata, so summaries show without the tensorboard package.
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
@@ -62,6 +64,7 @@ class PretrainingOptions:
   optimizer: str = "adamw"
   use_xla: bool = False
   gradient_accumulation_steps: int = 1
+  mixed_precision: str = ""
 
   def validate(self, num_replicas):
     """Raises ValueError naming the flag whose value can't work."""
@@ -80,6 +83,9 @@ class PretrainingOptions:
     if self.optimizer not in optimization.OPTIMIZERS:
       raise ValueError("--optimizer=%s is not one of %s." % (self.optimizer,
                                                              ", ".join(optimization.OPTIMIZERS)))
+    if self.mixed_precision not in _POLICIES:
+      raise ValueError("--mixed_precision=%s is not one of bf16, fp16 (or empty for float32)."
+                       % self.mixed_precision)
     if self.num_warmup_steps < 0:
       raise ValueError("--num_warmup_steps=%d must be >= 0." % self.num_warmup_steps)
     for name in (["train_batch_size"] if self.do_train else []) + (
@@ -97,15 +103,28 @@ class Pretrainer(object):
 
   def __init__(self, bert_config, strategy, learning_rate=5e-5, num_train_steps=100000,
                num_warmup_steps=10000, optimizer="adamw", use_xla=False,
-               gradient_accumulation_steps=1):
+               gradient_accumulation_steps=1, mixed_precision=""):
     self.strategy = strategy
     self.gradient_accumulation_steps = gradient_accumulation_steps
+    self.mixed_precision = mixed_precision
     self.init_lr = learning_rate
     self.num_train_steps = num_train_steps
     self.num_warmup_steps = num_warmup_steps
     with strategy.scope():
-      self.model = BertPretrainingModel(bert_config)
+      # Layers take the dtype policy in force when they are made: float32 variables (and so
+      # checkpoints) always; bf16/fp16 computation under a mixed policy.
+      previous_policy = keras.config.dtype_policy()
+      keras.config.set_dtype_policy(_POLICIES[mixed_precision])
+      try:
+        self.model = BertPretrainingModel(bert_config)
+      finally:
+        keras.config.set_dtype_policy(previous_policy)
       self.variables = self.model.variables_by_name()
+      # Dynamic loss scaling for fp16 (as Keras' LossScaleOptimizer): start at 2^15, halve and
+      # skip the step on non-finite gradients, double after 2000 good steps.
+      self.loss_scale = tf.Variable(2.0 ** 15 if mixed_precision == "fp16" else 1.0,
+                                    trainable=False, name="loss_scale")
+      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
       self.optimizer = optimization.create_optimizer(optimizer, self.variables, self.global_step)
     self._names = list(self.variables)
@@ -159,7 +178,8 @@ class Pretrainer(object):
     with tf.GradientTape() as tape:
       outputs = self.model(features, training=True)
       losses = self._loss_terms(outputs, features, weight_sum, batch_size)
-    grads = tape.gradient(losses[0], [self.variables[n] for n in self._names])
+      scaled_loss = losses[0] * self.loss_scale if self.mixed_precision == "fp16" else losses[0]
+    grads = tape.gradient(scaled_loss, [self.variables[n] for n in self._names])
     return tf.stack(losses), grads
 
   def _train_step(self, micro_batches, lr):
@@ -182,20 +202,47 @@ class Pretrainer(object):
     ctx = tf.distribute.get_replica_context()
     if self.strategy.num_replicas_in_sync > 1:
       grads = ctx.all_reduce("sum", grads)
+    finite = tf.constant(True)
+    if self.mixed_precision == "fp16":
+      grads = [_scale(g, 1.0 / self.loss_scale) for g in grads]
+      finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(
+          g.values if isinstance(g, tf.IndexedSlices) else g)) for g in grads])
     # IndexedSlices (embedding) gradients are clipped on their unsummed rows, as the original.
     grads, _ = tf.clip_by_global_norm(grads, clip_norm=1.0)
-    ctx.merge_call(self._apply, args=(grads, lr))
+    ctx.merge_call(self._apply, args=(grads, lr, finite))
     return losses
 
-  def _apply(self, strategy, grads, lr):
+  def _apply(self, strategy, grads, lr, finite):
+    if self.mixed_precision == "fp16":
+      finite = strategy.experimental_local_results(finite)[0]
+      self._update_loss_scale(finite)
     for name, grad in zip(self._names, grads):
       variable = self.variables[name]
       strategy.extended.update(
           # The tf.Variable inside the Keras variable: under a strategy, a MirroredVariable.
           variable.value if isinstance(variable, keras.Variable) else variable,
-          lambda param, g, n=name: self.optimizer.apply_one(n, param, g, lr),
+          lambda param, g, n=name: self._apply_one(n, param, g, lr, finite),
           args=(grad,), group=False)
-    self.global_step.assign_add(1)
+    self.global_step.assign_add(tf.cast(finite, tf.int64) if self.mixed_precision == "fp16"
+                                else 1)
+
+  def _apply_one(self, name, param, grad, lr, finite):
+    if self.mixed_precision != "fp16":
+      return self.optimizer.apply_one(name, param, grad, lr)
+    # A step with overflowing fp16 gradients is skipped: weights and slots keep their values.
+    m, v = self.optimizer.slots[name]
+    before = (tf.identity(param), tf.identity(m), tf.identity(v))
+    self.optimizer.apply_one(name, param, tf.where(finite, tf.convert_to_tensor(grad), 0.0), lr)
+    for variable, old in zip((param, m, v), before):
+      variable.assign(tf.where(finite, variable, old))
+    return param
+
+  def _update_loss_scale(self, finite):
+    grow = tf.logical_and(finite, self.good_steps + 1 >= _LOSS_SCALE_GROWTH_STEPS)
+    self.loss_scale.assign(tf.where(
+        finite, tf.where(grow, self.loss_scale * 2.0, self.loss_scale), self.loss_scale / 2.0))
+    zero = tf.zeros([], tf.int64)
+    self.good_steps.assign(tf.where(finite, tf.where(grow, zero, self.good_steps + 1), zero))
 
   def _train_loop_fn(self, iterator, num_steps):
     records = tf.TensorArray(tf.float32, size=num_steps)
@@ -253,6 +300,12 @@ class Pretrainer(object):
         "next_sentence_accuracy": float(np.float32(ns_correct / count)),
         "next_sentence_loss": float(np.float32(ns_loss / count)),
     }
+
+
+def _scale(grad, factor):
+  if isinstance(grad, tf.IndexedSlices):
+    return tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
+  return grad * factor
 
 
 def _accumulate(total, grad):
@@ -340,7 +393,8 @@ def train(pretrainer, options):
           _scalar(name, value, step + offset + 1)
       _scalar("examples_per_sec", num_steps * examples_per_step / seconds,
               step + num_steps)
-    step += num_steps
+    # Read back: under fp16 a step whose gradients overflowed is skipped and not counted.
+    step = int(pretrainer.global_step.numpy())
     logging.info("step %d: loss %.4f (masked LM %.4f, next sentence %.4f), lr %.3g, "
                  "%.1f examples/s", step, records[-1][0], records[-1][1], records[-1][2],
                  records[-1][3], num_steps * examples_per_step / seconds)
@@ -387,6 +441,8 @@ def evaluate(pretrainer, options):
 def run_pretraining(options, strategy):
   """The whole job: validate, then train and/or evaluate. Returns (train history, eval result)."""
   options.validate(strategy.num_replicas_in_sync)
+  if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
+    raise ValueError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
   input_pipeline.check_records(options.input_files, options.max_seq_length,
                                options.max_predictions_per_seq)
   tf.io.gfile.makedirs(options.output_dir)
@@ -394,7 +450,8 @@ def run_pretraining(options, strategy):
     keras.utils.set_random_seed(options.seed)
   pretrainer = Pretrainer(options.bert_config, strategy, options.learning_rate,
                           options.num_train_steps, options.num_warmup_steps, options.optimizer,
-                          options.use_xla, options.gradient_accumulation_steps)
+                          options.use_xla, options.gradient_accumulation_steps,
+                          options.mixed_precision)
   if options.init_checkpoint:
     # Fail before any step on an init checkpoint of another shape (even when resuming).
     checkpoints.check_shapes(pretrainer.variables,

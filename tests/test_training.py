@@ -379,3 +379,46 @@ def test_multi_worker_two_local_processes(tmp_path):
   assert len(checkpoints.list_variables(latest)) == 3 * 46 + 1
   with open(str(out / "eval_results.txt")) as f:
     assert "global_step = 6" in f.read()
+
+
+@pytest.mark.parametrize("mixed_precision, tolerance", [("bf16", 0.05), ("fp16", 0.01)])
+def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=90))
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, _batches(1)[0], save_checkpoint=init)
+  histories = {}
+  for precision in ("", mixed_precision):
+    options = _options(tmp_path, records, init_checkpoint=init, mixed_precision=precision,
+                       num_train_steps=4, learning_rate=1e-3,
+                       output_dir=str(tmp_path / (precision or "fp32")))
+    histories[precision] = training.run_pretraining(options, _one_device())[0]
+  np.testing.assert_allclose(histories[mixed_precision][:, :3], histories[""][:, :3],
+                             rtol=tolerance)
+  # Variables, slots and checkpoints stay float32.
+  reader = tf.train.load_checkpoint(str(tmp_path / mixed_precision / "model.ckpt-4"))
+  dtypes = reader.get_variable_to_dtype_map()
+  assert dtypes["bert/embeddings/word_embeddings"] == tf.float32
+  assert dtypes["bert/embeddings/word_embeddings/adam_m"] == tf.float32
+
+
+def test_fp16_overflow_skips_the_step(tmp_path):
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(2, seed=95))
+  options = _options(tmp_path, records, mixed_precision="fp16", num_train_steps=3,
+                     iterations_per_loop=1, save_checkpoints_steps=100)
+  options.validate(1)
+  pretrainer = training.Pretrainer(options.bert_config, _one_device(), learning_rate=1e-2,
+                                  num_warmup_steps=0, mixed_precision="fp16")
+  pretrainer.loss_scale.assign(2.0 ** 60)  # every gradient overflows in fp16
+  before = pretrainer.variables["bert/pooler/dense/kernel"].numpy()
+  dataset = input_pipeline.make_dataset([records], _SEQ, _PRED, _BATCH, is_training=True,
+                                        shuffle=False)
+  iterator = iter(pretrainer.strategy.experimental_distribute_dataset(dataset))
+  records_out = pretrainer.train_steps(iterator, 1)
+  assert np.all(np.isfinite(records_out[:, :3]))  # the loss itself is fine
+  assert int(pretrainer.global_step.numpy()) == 0  # the step was skipped
+  assert float(pretrainer.loss_scale.numpy()) == 2.0 ** 59
+  np.testing.assert_array_equal(pretrainer.variables["bert/pooler/dense/kernel"].numpy(), before)
+  pretrainer.loss_scale.assign(2.0 ** 10)
+  pretrainer.train_steps(iterator, 1)
+  assert int(pretrainer.global_step.numpy()) == 1
+  assert not np.array_equal(pretrainer.variables["bert/pooler/dense/kernel"].numpy(), before)

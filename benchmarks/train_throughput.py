@@ -1,0 +1,110 @@
+"""Training throughput of our pretraining step, and its share of the machine's float32 matmul peak.
+
+For each config: synthetic pretraining batches (random ids, 15% predictions), `--steps` timed
+optimizer steps after `--warmup` untimed ones, through the real training loop (Pretrainer:
+forward, backward, clipping, AdamWeightDecay), with and without XLA. Prints sequences/s, the
+model FLOPs each step does (6 x forward matmul FLOPs: encoder, attention, masked LM head) and
+that rate as a fraction of the measured peak of a large float32 matmul on this machine.
+
+  python benchmarks/train_throughput.py
+
+Issue 5 asks for the same rows for TensorFlow Model Garden's BertPretrainerV2 beside ours; that
+peer is not measured here yet.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bert_mlm import training  # pylint: disable=wrong-import-position
+from bert_mlm.config import BertConfig  # pylint: disable=wrong-import-position
+
+CONFIGS = {
+    "L4/H256/A4": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4,
+                       intermediate_size=1024),
+    "BERT-Base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+                      intermediate_size=3072),
+}
+
+
+def matmul_peak_gflops(n=2048, repeats=10):
+  a = tf.random.normal([n, n])
+  b = tf.random.normal([n, n])
+  matmul = tf.function(lambda x, y: tf.matmul(x, y))
+  matmul(a, b).numpy()
+  start = time.time()
+  for _ in range(repeats):
+    result = matmul(a, b)
+  result.numpy()
+  return 2.0 * n ** 3 * repeats / (time.time() - start) / 1e9
+
+
+def train_flops_per_sequence(c, seq, predictions):
+  h, i, v, layers = c.hidden_size, c.intermediate_size, c.vocab_size, c.num_hidden_layers
+  per_token = layers * (4 * h * h + 2 * h * i + 2 * seq * h)
+  forward_macs = seq * per_token + predictions * (h * h + h * v)
+  return 6.0 * forward_macs
+
+
+def synthetic_batches(batch, seq, predictions, vocab, count=4, seed=0):
+  rng = np.random.RandomState(seed)
+  batches = []
+  for _ in range(count):
+    positions = np.sort(np.stack([rng.choice(np.arange(1, seq - 1), predictions, replace=False)
+                                  for _ in range(batch)]), axis=1)
+    batches.append(dict(
+        input_ids=rng.randint(0, vocab, (batch, seq)).astype(np.int32),
+        input_mask=np.ones((batch, seq), np.int32),
+        segment_ids=np.repeat([[0] * (seq // 2) + [1] * (seq - seq // 2)], batch, 0).astype(np.int32),
+        masked_lm_positions=positions.astype(np.int32),
+        masked_lm_ids=rng.randint(0, vocab, (batch, predictions)).astype(np.int32),
+        masked_lm_weights=np.ones((batch, predictions), np.float32),
+        next_sentence_labels=rng.randint(0, 2, (batch, 1)).astype(np.int32)))
+  return batches
+
+
+def measure(name, batch, seq, predictions, use_xla, steps, warmup):
+  config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
+                      **CONFIGS[name])
+  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+  pretrainer = training.Pretrainer(config, strategy, learning_rate=1e-4, num_train_steps=10 ** 6,
+                                   num_warmup_steps=0, use_xla=use_xla)
+  data = synthetic_batches(batch, seq, predictions, config.vocab_size)
+  dataset = tf.data.Dataset.from_tensor_slices(
+      {k: np.stack([b[k] for b in data]) for k in data[0]}).repeat()
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  pretrainer.train_steps(iterator, warmup)
+  start = time.time()
+  pretrainer.train_steps(iterator, steps)
+  seconds = time.time() - start
+  sequences_per_second = steps * batch / seconds
+  return sequences_per_second, sequences_per_second * train_flops_per_sequence(config, seq,
+                                                                               predictions) / 1e9
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--steps", type=int, default=10)
+  parser.add_argument("--warmup", type=int, default=3)
+  args = parser.parse_args()
+  peak = matmul_peak_gflops()
+  print("float32 matmul peak (2048^3, tf.matmul): %.1f GFLOP/s on %d cores" % (peak,
+                                                                            os.cpu_count()))
+  print("| config | batch | seq | predictions | XLA | sequences/s | model GFLOP/s | of peak |")
+  print("|---|---|---|---|---|---|---|---|")
+  for name, batch in (("L4/H256/A4", 32), ("BERT-Base", 8)):
+    for use_xla in (False, True):
+      sequences, gflops = measure(name, batch, 128, 20, use_xla, args.steps, args.warmup)
+      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% |" % (
+          name, batch, "yes" if use_xla else "no", sequences, gflops, 100 * gflops / peak),
+            flush=True)
+
+
+if __name__ == "__main__":
+  main()

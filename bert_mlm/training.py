@@ -6,6 +6,10 @@ One training step, on every replica of the strategy, for a global batch split ac
     global batch size, so the summed gradients equal one device's on the whole batch;
   gradients summed across replicas -> clipped by global norm 1.0 -> AdamWeightDecay at lr(step)
     -> global_step += 1.
+Options beyond the original: gradient accumulation (micro-batches normalised by the denominators
+of all of them, gradients summed), bf16/fp16 mixed precision (float32 variables; fp16 with
+dynamic loss scaling that skips overflowing steps), XLA for each replica's forward and backward
+pass, and LAMB instead of AdamWeightDecay.
 `iterations_per_loop` steps run inside one tf.function call (one device round trip), stopping at
 checkpoint boundaries. Checkpoints are `output_dir/model.ckpt-<step>` in the original's TF1
 format with a `checkpoint` state file; a run on an `output_dir` that holds one resumes from it

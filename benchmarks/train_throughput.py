@@ -6,14 +6,17 @@ forward, backward, clipping, AdamWeightDecay), with and without XLA. Prints sequ
 model FLOPs each step does (6 x forward matmul FLOPs: encoder, attention, masked LM head) and
 that rate as a fraction of the measured peak of a large float32 matmul on this machine.
 
-  python benchmarks/train_throughput.py
+  python benchmarks/train_throughput.py [--with_model_garden]
 
-Issue 5 asks for the same rows for TensorFlow Model Garden's BertPretrainerV2 beside ours; that
-peer is not measured here yet.
+With --with_model_garden, each row also runs TensorFlow Model Garden's BertPretrainerV2 step
+(`model_garden_peer.py`) in its own virtual environment (created on first use under --venv with
+tf-models-official 2.20, TensorFlow 2.20 and tf-keras from PyPI) and prints ours over the peer's.
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -88,22 +91,57 @@ def measure(name, batch, seq, predictions, use_xla, steps, warmup):
                                                                                predictions) / 1e9
 
 
+_PEER_PACKAGES = ["tensorflow==2.20.0", "tf-keras==2.20.1", "gin-config", "pyyaml", "six",
+                  "absl-py", "scipy"]
+_PEER_NO_DEPS = ["tf-models-official==2.20.0", "tensorflow-text==2.20.1"]
+
+
+def peer_python(venv):
+  """The peer's interpreter, creating its virtual environment on first use."""
+  python = os.path.join(venv, "bin", "python")
+  if not os.path.exists(python):
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q"] + _PEER_PACKAGES, check=True)
+    # Only the NLP modeling code is used; its other dependencies (vision, datasets) are not.
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps"] + _PEER_NO_DEPS,
+                   check=True)
+  return python
+
+
+def measure_peer(python, name, batch, use_xla, steps, warmup):
+  command = [python, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                  "model_garden_peer.py"), "--config", name,
+             "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)]
+  result = subprocess.run(command + (["--xla"] if use_xla else []), capture_output=True,
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  if result.returncode:
+    sys.exit("Model Garden peer failed:\n" + result.stderr[-3000:])
+  return json.loads(result.stdout.strip().splitlines()[-1])["sequences_per_second"]
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("--with_model_garden", action="store_true")
+  parser.add_argument("--venv", default="/tmp/bert_mlm_model_garden_venv",
+                      help="the peer's virtual environment (created if missing)")
   args = parser.parse_args()
+  python = peer_python(args.venv) if args.with_model_garden else None
   peak = matmul_peak_gflops()
   print("float32 matmul peak (2048^3, tf.matmul): %.1f GFLOP/s on %d cores" % (peak,
                                                                             os.cpu_count()))
-  print("| config | batch | seq | predictions | XLA | sequences/s | model GFLOP/s | of peak |")
-  print("|---|---|---|---|---|---|---|---|")
+  print("| config | batch | seq | predictions | XLA | sequences/s | model GFLOP/s | of peak |"
+        " Model Garden sequences/s | ours / Model Garden |")
+  print("|---|---|---|---|---|---|---|---|---|---|")
   for name, batch in (("L4/H256/A4", 32), ("BERT-Base", 8)):
     for use_xla in (False, True):
       sequences, gflops = measure(name, batch, 128, 20, use_xla, args.steps, args.warmup)
-      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% |" % (
-          name, batch, "yes" if use_xla else "no", sequences, gflops, 100 * gflops / peak),
-            flush=True)
+      peer = (measure_peer(python, name, batch, use_xla, args.steps, args.warmup)
+              if python else float("nan"))
+      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% | %.1f | %.2fx |" % (
+          name, batch, "yes" if use_xla else "no", sequences, gflops, 100 * gflops / peak,
+          peer, sequences / peer), flush=True)
 
 
 if __name__ == "__main__":

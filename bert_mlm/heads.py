@@ -32,8 +32,14 @@ def gather_indexes(sequence_tensor, positions):
   return tf.gather(flat_sequence, flat_positions)
 
 
+def _label_log_probs(log_probs, labels):
+  """log_probs[i, labels[i]]: [N, C], int [N] -> [N]."""
+  return tf.gather(log_probs, labels[:, tf.newaxis], batch_dims=1)[:, 0]
+
+
 class MaskedLmHead(keras.layers.Layer):
-  """`cls/predictions`: the original's get_masked_lm_output."""
+  """`cls/predictions`: the original's get_masked_lm_output (the label's log-prob is gathered
+  rather than summed against a one-hot vector: the same value)."""
 
   def __init__(self, config, name="predictions", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -65,8 +71,10 @@ class MaskedLmHead(keras.layers.Layer):
     log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
     label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
     label_weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
-    one_hot_labels = tf.one_hot(label_ids, depth=self.config.vocab_size, dtype=tf.float32)
-    per_example_loss = -tf.reduce_sum(log_probs * one_hot_labels, axis=[-1])
+    # The original sums log_probs * one_hot(labels) over the vocabulary; picking the label's
+    # log-prob is the same number (every other term is an exact zero) without the [B * P, V]
+    # one-hot tensor and its multiply.
+    per_example_loss = -_label_log_probs(log_probs, label_ids)
     numerator = tf.reduce_sum(label_weights * per_example_loss)
     denominator = tf.reduce_sum(label_weights) + 1e-5
     return numerator / denominator, per_example_loss, log_probs
@@ -117,8 +125,7 @@ class NextSentenceHead(keras.layers.Layer):
     logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, logits.dtype))
     log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
     labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-    one_hot_labels = tf.one_hot(labels, depth=2, dtype=tf.float32)
-    per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+    per_example_loss = -_label_log_probs(log_probs, labels)
     return tf.reduce_mean(per_example_loss), per_example_loss, log_probs
 
 

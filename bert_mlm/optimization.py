@@ -1,7 +1,7 @@
 """The original's optimizer: AdamWeightDecay, linear warmup + linear decay, global-norm clipping.
 
 One training step, as the original's `create_optimizer` builds it:
-  grads = clip_by_global_norm(grads, 1.0)
+  grads = tf.clip_by_global_norm(grads, 1.0)
   lr = learning_rate(step)                      # step i (0-based) uses lr(i)
   m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2   # no bias correction
   update = m / (sqrt(v) + 1e-6) + 0.01 * param  # decay skipped for LayerNorm / layer_norm / bias
@@ -142,12 +142,3 @@ def create_optimizer(name, variables, step):
   if name == "lamb":
     return Lamb(variables, step)
   raise ValueError("--optimizer=%s is not one of %s." % (name, ", ".join(OPTIMIZERS)))
-
-
-def clip_by_global_norm(grads, clip_norm=1.0):
-  """{name: grad} clipped together so their global norm is at most `clip_norm`."""
-  names = [n for n, g in grads.items() if g is not None]
-  clipped, _ = tf.clip_by_global_norm([grads[n] for n in names], clip_norm)
-  out = dict.fromkeys(grads)
-  out.update(zip(names, clipped))
-  return out

@@ -28,9 +28,10 @@ def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
   for step, batch in enumerate(batches):
     with tf.GradientTape() as tape:
       outputs = model(batch, training=True)
-    grads = dict(zip(names, tape.gradient(outputs["total_loss"], [variables[n] for n in names])))
+    grads = tape.gradient(outputs["total_loss"], [variables[n] for n in names])
+    grads, _ = tf.clip_by_global_norm(grads, 1.0)  # as training.py clips
     lr = optimization.learning_rate(step, init_lr, num_train_steps, num_warmup_steps)
-    optimizer.apply_gradients(optimization.clip_by_global_norm(grads, 1.0), lr)
+    optimizer.apply_gradients(dict(zip(names, grads)), lr)
     steps.append({"learning_rate": lr.numpy(), "total_loss": outputs["total_loss"].numpy(),
                   "masked_lm_loss": outputs["masked_lm_loss"].numpy(),
                   "next_sentence_loss": outputs["next_sentence_loss"].numpy()})

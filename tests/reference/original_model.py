@@ -143,6 +143,13 @@ def list_checkpoint(path):
   return {name: list(shape) for name, shape in tf.train.list_variables(path)}
 
 
+def _placeholders(tf1, batch):
+  """{feature name: placeholder} shaped like `batch` (int32; float32 masked_lm_weights)."""
+  return {name: tf1.placeholder(tf1.float32 if name == "masked_lm_weights" else tf1.int32,
+                                np.asarray(batch[name]).shape, name=name)
+          for name in FEATURE_NAMES}
+
+
 def run_original_training(bert_config_dict, batches, init_checkpoint, init_lr, num_train_steps,
                           num_warmup_steps):
   """Trains the original's graph with its own `create_optimizer`, one batch per step.
@@ -168,10 +175,7 @@ def run_original_training(bert_config_dict, batches, init_checkpoint, init_lr, n
 
   graph = tf1.Graph()
   with graph.as_default():
-    inputs = {}
-    for name in FEATURE_NAMES:
-      dtype = tf1.float32 if name == "masked_lm_weights" else tf1.int32
-      inputs[name] = tf1.placeholder(dtype, np.asarray(batches[0][name]).shape, name=name)
+    inputs = _placeholders(tf1, batches[0])
     bert_config = modeling.BertConfig.from_dict(dict(bert_config_dict))
     model = modeling.BertModel(config=bert_config, is_training=False,
                                input_ids=inputs["input_ids"], input_mask=inputs["input_mask"],
@@ -218,10 +222,7 @@ def run_original_eval(bert_config_dict, batches, init_checkpoint):
   tf1, modeling, run_pretraining = original_modules()
   graph = tf1.Graph()
   with graph.as_default():
-    inputs = {}
-    for name in FEATURE_NAMES:
-      dtype = tf1.float32 if name == "masked_lm_weights" else tf1.int32
-      inputs[name] = tf1.placeholder(dtype, np.asarray(batches[0][name]).shape, name=name)
+    inputs = _placeholders(tf1, batches[0])
     model_fn = run_pretraining.model_fn_builder(
         bert_config=modeling.BertConfig.from_dict(dict(bert_config_dict)),
         init_checkpoint=init_checkpoint, learning_rate=1e-4, num_train_steps=1,

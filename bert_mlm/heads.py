@@ -12,6 +12,7 @@ Shapes: B batch, S sequence length, P max_predictions_per_seq, H hidden, V vocab
 import keras
 import tensorflow as tf
 
+from bert_mlm import fused
 from bert_mlm import modeling
 
 
@@ -32,14 +33,10 @@ def gather_indexes(sequence_tensor, positions):
   return tf.gather(flat_sequence, flat_positions)
 
 
-def _label_log_probs(log_probs, labels):
-  """log_probs[i, labels[i]]: [N, C], int [N] -> [N]."""
-  return tf.gather(log_probs, labels[:, tf.newaxis], batch_dims=1)[:, 0]
-
-
 class MaskedLmHead(keras.layers.Layer):
-  """`cls/predictions`: the original's get_masked_lm_output (the label's log-prob is gathered
-  rather than summed against a one-hot vector: the same value)."""
+  """`cls/predictions`: the original's get_masked_lm_output. The per-example loss is the label's
+  negative log-prob read directly (`fused.softmax_cross_entropy`) rather than summed against a
+  one-hot vector: the same number, every other term of that sum being an exact zero."""
 
   def __init__(self, config, name="predictions", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -68,13 +65,12 @@ class MaskedLmHead(keras.layers.Layer):
     logits = tf.matmul(input_tensor, tf.cast(output_weights, input_tensor.dtype),
                        transpose_b=True)
     logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, logits.dtype))
-    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+    logits = tf.cast(logits, tf.float32)  # [B * P, V]
     label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
     label_weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
-    # The original sums log_probs * one_hot(labels) over the vocabulary; picking the label's
-    # log-prob is the same number (every other term is an exact zero) without the [B * P, V]
-    # one-hot tensor and its multiply.
-    per_example_loss = -_label_log_probs(log_probs, label_ids)
+    per_example_loss = fused.softmax_cross_entropy(logits, label_ids)
+    # Only evaluation reads these; a training step prunes them.
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
     numerator = tf.reduce_sum(label_weights * per_example_loss)
     denominator = tf.reduce_sum(label_weights) + 1e-5
     return numerator / denominator, per_example_loss, log_probs
@@ -123,9 +119,10 @@ class NextSentenceHead(keras.layers.Layer):
     logits = tf.matmul(pooled_output, tf.cast(self.output_weights, pooled_output.dtype),
                        transpose_b=True)
     logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, logits.dtype))
-    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+    logits = tf.cast(logits, tf.float32)
     labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-    per_example_loss = -_label_log_probs(log_probs, labels)
+    per_example_loss = fused.softmax_cross_entropy(logits, labels)
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
     return tf.reduce_mean(per_example_loss), per_example_loss, log_probs
 
 

@@ -21,17 +21,12 @@ import math
 import keras
 import tensorflow as tf
 
+from bert_mlm import fused
 from bert_mlm.config import BertConfig
 
 # The original's padding adder: a large negative logit, not -inf, so fully padded rows stay finite.
 _MASK_ADDER = -10000.0
 _LAYER_NORM_EPSILON = 1e-12
-
-
-def gelu(x):
-  """The original's GELU: the tanh approximation (not the exact erf form)."""
-  cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
-  return x * cdf
 
 
 def get_activation(name):
@@ -42,7 +37,7 @@ def get_activation(name):
   if act in ("", "linear"):
     return None
   if act == "gelu":
-    return gelu
+    return fused.gelu  # the tanh approximation, not the exact erf form
   if act == "relu":
     return tf.nn.relu
   if act == "tanh":
@@ -59,8 +54,9 @@ class LayerNorm(keras.layers.Layer):
   """Layer normalization over the last axis: variables `beta`, `gamma`; epsilon 1e-12.
 
   The same arithmetic as the original's contrib `layer_norm` (moments, then
-  batch_normalization), so results agree to round-off. Always computed in float32, also under
-  a mixed precision policy (Keras casts its inputs).
+  batch_normalization), as one fused kernel (`fused.layer_norm`), so results agree to
+  round-off. Always computed in float32, also under a mixed precision policy (Keras casts its
+  inputs).
   """
 
   def __init__(self, width, name="LayerNorm", **kwargs):
@@ -75,9 +71,7 @@ class LayerNorm(keras.layers.Layer):
     self.built = True
 
   def call(self, x):
-    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-    return tf.nn.batch_normalization(x, mean, variance, offset=self.beta, scale=self.gamma,
-                                     variance_epsilon=_LAYER_NORM_EPSILON)
+    return fused.layer_norm(x, self.gamma, self.beta, _LAYER_NORM_EPSILON)
 
 
 def dense_layer(units, input_width, config, activation=None, name="dense"):

@@ -41,6 +41,20 @@ def learning_rate(step, init_lr, num_train_steps, num_warmup_steps):
   return lr
 
 
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _adam_weight_decay_update(param, m, v, grad, learning_rate_value, weight_decay_rate, beta_1,
+                              beta_2, epsilon):
+  """The original's update arithmetic, compiled into one pass over param, m, v and grad (as a
+  dozen separate kernels it reads and writes each tensor many times). Returns the new
+  (param, m, v). weight_decay_rate None: no decay term."""
+  next_m = beta_1 * m + (1.0 - beta_1) * grad
+  next_v = beta_2 * v + (1.0 - beta_2) * tf.square(grad)
+  update = next_m / (tf.sqrt(next_v) + epsilon)
+  if weight_decay_rate is not None:
+    update += weight_decay_rate * param
+  return param - learning_rate_value * update, next_m, next_v
+
+
 class AdamWeightDecay(object):
   """Adam with decoupled L2 weight decay and no bias correction, over named variables.
 
@@ -79,14 +93,13 @@ class AdamWeightDecay(object):
     # Embedding gradients arrive as IndexedSlices; the original's update densifies them too.
     grad = tf.convert_to_tensor(grad)
     m, v = self.slots[name]
-    next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-    next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
-    update = next_m / (tf.sqrt(next_v) + self.epsilon)
-    if self.uses_weight_decay(name):
-      update += self.weight_decay_rate * param
+    next_param, next_m, next_v = _adam_weight_decay_update(
+        tf.convert_to_tensor(param), tf.convert_to_tensor(m), tf.convert_to_tensor(v), grad, learning_rate_value,
+        self.weight_decay_rate if self.uses_weight_decay(name) else None, self.beta_1,
+        self.beta_2, self.epsilon)
     m.assign(next_m)
     v.assign(next_v)
-    return param.assign(param - learning_rate_value * update)
+    return param.assign(next_param)
 
   def slot_tensors(self):
     """{name: {"adam_m": value, "adam_v": value}} for `checkpoints.model_tensors`."""

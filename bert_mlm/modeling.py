@@ -141,20 +141,27 @@ class SelfAttention(keras.layers.Layer):
     return tf.transpose(tf.reshape(x, [batch, seq, self.num_heads, self.head_size]),
                         [0, 2, 1, 3])
 
-  def call(self, x, attention_adder, training=False):
-    """x: [B, S, H]; attention_adder: [B, 1, 1, S] (0 or -10000) -> context [B, S, H]."""
+  def call(self, x, attention_adder, training=False, queries=None):
+    """x: [B, S, H]; attention_adder: [B, 1, 1, S] (0 or -10000) -> context [B, Q, H].
+
+    Keys and values come from x; queries from `queries` [B, Q, H] when given (rows of x whose
+    outputs are wanted), else from x (Q = S).
+    """
     batch, seq = tf.shape(x)[0], tf.shape(x)[1]
-    q = self._split_heads(self.query(x), batch, seq)
+    if queries is None:
+      queries = x
+    num_queries = tf.shape(queries)[1]
+    q = self._split_heads(self.query(queries), batch, num_queries)
     k = self._split_heads(self.key(x), batch, seq)
     v = self._split_heads(self.value(x), batch, seq)
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(float(self.head_size)))
     # Softmax in float32 (a no-op in float32 runs; under mixed precision it keeps the -10000
     # adder and the normalisation exact enough).
     probs = tf.nn.softmax(tf.cast(scores, tf.float32) + tf.cast(attention_adder, tf.float32))
-    probs = tf.cast(probs, v.dtype)  # [B, N, S, S]
-    context = tf.matmul(self.dropout(probs, training=training), v)  # [B, N, S, D]
+    probs = tf.cast(probs, v.dtype)  # [B, N, Q, S]
+    context = tf.matmul(self.dropout(probs, training=training), v)  # [B, N, Q, D]
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]),
-                      [batch, seq, self.num_heads * self.head_size])
+                      [batch, num_queries, self.num_heads * self.head_size])
 
 
 class DenseResidualNorm(keras.layers.Layer):
@@ -190,9 +197,10 @@ class Attention(keras.layers.Layer):
     self.output_block = DenseResidualNorm(self.config, self.config.hidden_size)
     self.built = True
 
-  def call(self, x, attention_adder, training=False):
-    context = self.self_attention(x, attention_adder, training=training)
-    return self.output_block(context, x, training=training)
+  def call(self, x, attention_adder, training=False, queries=None):
+    """x: [B, S, H] -> [B, S, H], or [B, Q, H] at the rows `queries` [B, Q, H] of x."""
+    context = self.self_attention(x, attention_adder, training=training, queries=queries)
+    return self.output_block(context, x if queries is None else queries, training=training)
 
 
 class Intermediate(keras.layers.Layer):
@@ -226,9 +234,9 @@ class TransformerLayer(keras.layers.Layer):
     self.output_block = DenseResidualNorm(self.config, self.config.intermediate_size)
     self.built = True
 
-  def call(self, x, attention_adder, training=False):
-    """x: [B, S, H] -> [B, S, H]."""
-    attention_output = self.attention(x, attention_adder, training=training)
+  def call(self, x, attention_adder, training=False, queries=None):
+    """x: [B, S, H] -> [B, S, H], or [B, Q, H] at the rows `queries` [B, Q, H] of x."""
+    attention_output = self.attention(x, attention_adder, training=training, queries=queries)
     return self.output_block(self.intermediate(attention_output), attention_output,
                              training=training)
 
@@ -246,11 +254,15 @@ class Encoder(keras.layers.Layer):
                    for i in range(self.config.num_hidden_layers)]
     self.built = True
 
-  def call(self, x, attention_adder, training=False):
-    """Returns the output of every layer, [L] x [B, S, H]."""
+  def call(self, x, attention_adder, training=False, output_positions=None):
+    """Returns the output of every layer, [L] x [B, S, H]; with `output_positions` int [B, K],
+    the last layer is computed at those positions only and its output is [B, K, H]."""
     outputs = []
-    for layer in self.layers:
-      x = layer(x, attention_adder, training=training)
+    for i, layer in enumerate(self.layers):
+      queries = None
+      if output_positions is not None and i == len(self.layers) - 1:
+        queries = tf.gather(x, output_positions, batch_dims=1)  # [B, K, H]
+      x = layer(x, attention_adder, training=training, queries=queries)
       outputs.append(x)
     return outputs
 
@@ -295,11 +307,18 @@ class BertModel(keras.Model):
     """The word embedding table [vocab_size, H] (the masked LM head's output weights)."""
     return self.embeddings.word_embeddings
 
-  def call(self, input_ids, input_mask=None, token_type_ids=None, training=False):
+  def call(self, input_ids, input_mask=None, token_type_ids=None, training=False,
+           output_positions=None):
     """input_ids, input_mask, token_type_ids: int [B, S] (mask 1 = real token).
 
     Returns a dict: sequence_output [B, S, H], pooled_output [B, H], embedding_output [B, S, H],
     all_encoder_layers [L] x [B, S, H].
+
+    output_positions: optional int [B, K]. The last layer's output at a position depends on the
+    layer below at every position (its keys and values) but on its own query row only, so when
+    only some positions are read (pretraining reads the masked ones and [CLS]) the last layer
+    runs at those rows alone: sequence_output (and the last of all_encoder_layers) is then
+    [B, K, H], the rows at output_positions, with the values the full computation gives them.
     """
     input_ids = tf.cast(input_ids, tf.int32)
     if input_mask is None:
@@ -311,11 +330,18 @@ class BertModel(keras.Model):
     dtype = embedding_output.dtype
     # [B, 1, 1, S]: 0 for tokens to attend to, -10000 for padding.
     attention_adder = (1.0 - tf.cast(input_mask, dtype))[:, tf.newaxis, tf.newaxis, :] * _MASK_ADDER
-    all_layers = self.encoder(embedding_output, attention_adder, training=training)
-    sequence_output = all_layers[-1]
+    if output_positions is not None:
+      # Row 0 ([CLS]) first, for the pooler.
+      output_positions = tf.cast(output_positions, tf.int32)
+      output_positions = tf.concat([tf.zeros_like(output_positions[:, :1]), output_positions], 1)
+    all_layers = self.encoder(embedding_output, attention_adder, training=training,
+                              output_positions=output_positions)
+    pooled_output = self.pooler(all_layers[-1])
+    if output_positions is not None:
+      all_layers[-1] = all_layers[-1][:, 1:, :]
     return {
-        "sequence_output": sequence_output,
-        "pooled_output": self.pooler(sequence_output),
+        "sequence_output": all_layers[-1],
+        "pooled_output": pooled_output,
         "embedding_output": embedding_output,
         "all_encoder_layers": all_layers,
     }

@@ -180,7 +180,7 @@ class Pretrainer(object):
   def _forward_backward(self, features, weight_sum, batch_size):
     """Losses [3] and gradients of this replica's share (XLA-compiled with --use_xla)."""
     with tf.GradientTape() as tape:
-      outputs = self.model(features, training=True)
+      outputs = self.model(features, training=True, masked_positions_only=True)
       losses = self._loss_terms(outputs, features, weight_sum, batch_size)
       scaled_loss = losses[0] * self.loss_scale if self.mixed_precision == "fp16" else losses[0]
     grads = tape.gradient(scaled_loss, [self.variables[n] for n in self._names])
@@ -266,7 +266,7 @@ class Pretrainer(object):
   # --- evaluation ----------------------------------------------------------------------------
 
   def _eval_replica(self, features):
-    outputs = self.model(features, training=False)
+    outputs = self.model(features, training=False, masked_positions_only=True)
     total_loss, _, _ = self._loss_terms(outputs, features, *self._global_denominators(features))
     weights = tf.reshape(features["masked_lm_weights"], [-1])
     labels = tf.reshape(features["masked_lm_ids"], [-1])

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from bert_mlm import checkpoints
 from bert_mlm.config import BertConfig
@@ -129,3 +130,33 @@ def test_dropout_only_in_training():
   eval_b = model(features, training=False)["total_loss"].numpy()
   train = model(features, training=True)["total_loss"].numpy()
   assert eval_a == eval_b and train != eval_a
+
+
+def test_masked_positions_only_gives_the_same_losses_and_gradients():
+  """The last layer run at the masked rows and [CLS] alone: same outputs and gradients."""
+  config = BertConfig.from_dict(dict(_TINY, hidden_dropout_prob=0.0,
+                                     attention_probs_dropout_prob=0.0))
+  model = BertPretrainingModel(config)
+  features = make_features(_TINY, seed=5)
+  results = []
+  for masked_positions_only in (False, True):
+    with tf.GradientTape() as tape:
+      outputs = model(features, training=True, masked_positions_only=masked_positions_only)
+    grads = tape.gradient(outputs["total_loss"], model.trainable_variables)
+    results.append((outputs, [tf.convert_to_tensor(g).numpy() for g in grads]))
+  (full, full_grads), (partial, partial_grads) = results
+  for name in ("total_loss", "masked_lm_example_loss", "masked_lm_log_probs",
+               "next_sentence_example_loss", "next_sentence_log_probs", "pooled_output"):
+    np.testing.assert_allclose(partial[name].numpy(), full[name].numpy(), rtol=1e-5, atol=1e-6,
+                               err_msg=name)
+  positions = np.asarray(features["masked_lm_positions"])
+  np.testing.assert_allclose(
+      partial["sequence_output"].numpy(),
+      np.take_along_axis(full["sequence_output"].numpy(), positions[:, :, None], axis=1),
+      rtol=1e-5, atol=1e-6)
+  # Per variable, but at least 1e-2 of the largest gradient: the attention key biases' gradients
+  # are zero in exact arithmetic (softmax ignores a per-query constant), round-off on both sides.
+  floor = 1e-2 * max(np.max(np.abs(b)) for b in full_grads)
+  for variable, a, b in zip(model.trainable_variables, partial_grads, full_grads):
+    scale = max(np.max(np.abs(b)), floor)
+    assert np.max(np.abs(a - b)) <= 1e-5 * scale, variable.path

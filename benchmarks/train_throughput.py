@@ -3,8 +3,9 @@
 For each config: synthetic pretraining batches (random ids, 15% predictions), `--steps` timed
 optimizer steps after `--warmup` untimed ones, through the real training loop (Pretrainer:
 forward, backward, clipping, AdamWeightDecay), with and without XLA. Prints sequences/s, the
-model FLOPs each step does (6 x forward matmul FLOPs: encoder, attention, masked LM head) and
-that rate as a fraction of the measured peak of a large float32 matmul on this machine.
+FLOPs each step executes (6 x forward matmul FLOPs: encoder, attention, masked LM head; the
+last layer at the masked positions only, as the step runs it) and that rate as a fraction of the
+measured peak of a large float32 matmul on this machine.
 
   python benchmarks/train_throughput.py [--with_model_garden]
 
@@ -49,9 +50,13 @@ def matmul_peak_gflops(n=2048, repeats=10):
 
 
 def train_flops_per_sequence(c, seq, predictions):
+  """6 x the forward matmul multiply-adds our step executes: every layer at every position but
+  the last, which runs its key and value projections everywhere and the rest at the masked
+  positions and [CLS] only (masked_positions_only); then the masked LM head."""
   h, i, v, layers = c.hidden_size, c.intermediate_size, c.vocab_size, c.num_hidden_layers
-  per_token = layers * (4 * h * h + 2 * h * i + 2 * seq * h)
-  forward_macs = seq * per_token + predictions * (h * h + h * v)
+  per_token = 4 * h * h + 2 * h * i + 2 * seq * h  # Q, K, V, output; feed-forward; attention
+  last_layer = seq * 2 * h * h + (predictions + 1) * (2 * h * h + 2 * h * i + 2 * seq * h)
+  forward_macs = (layers - 1) * seq * per_token + last_layer + predictions * (h * h + h * v)
   return 6.0 * forward_macs
 
 
@@ -131,7 +136,7 @@ def main():
   peak = matmul_peak_gflops()
   print("float32 matmul peak (2048^3, tf.matmul): %.1f GFLOP/s on %d cores" % (peak,
                                                                             os.cpu_count()))
-  print("| config | batch | seq | predictions | XLA | sequences/s | model GFLOP/s | of peak |"
+  print("| config | batch | seq | predictions | XLA | sequences/s | executed GFLOP/s | of peak |"
         " Model Garden sequences/s | ours / Model Garden |")
   print("|---|---|---|---|---|---|---|---|---|---|")
   for name, batch in (("L4/H256/A4", 32), ("BERT-Base", 8)):

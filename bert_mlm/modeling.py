@@ -74,6 +74,30 @@ class LayerNorm(keras.layers.Layer):
     return fused.layer_norm(x, self.gamma, self.beta, _LAYER_NORM_EPSILON)
 
 
+class Dropout(keras.layers.Layer):
+  """The original's dropout (tf.nn.dropout): zero each value with probability `rate` (a uniform
+  draw below it), scale the kept ones by 1 / (1 - rate); the identity outside training.
+
+  Keras' Dropout does the same with TensorFlow's default random algorithm ("auto_select"),
+  which XLA compiles on CPU into a generator a hundred times slower than naming Philox, as here
+  (a [32, 4, 128, 128] draw: 385 ms against 6 ms). Seeded, like Keras', by
+  keras.utils.set_random_seed.
+  """
+
+  def __init__(self, rate, name=None, **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.rate = rate
+    self.seed_generator = keras.random.SeedGenerator()
+
+  def call(self, x, training=False):
+    if not training or not self.rate:
+      return x
+    # Stateless ops take an int32 seed (XLA needs it); the generator's state is int64.
+    seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
+    keep = tf.random.stateless_uniform(tf.shape(x), seed, alg="philox") >= self.rate
+    return tf.where(keep, x * (1.0 / (1.0 - self.rate)), tf.zeros_like(x))
+
+
 def dense_layer(units, input_width, config, activation=None, name="dense"):
   """A built Keras Dense ([input_width] -> [units]; variables `kernel`, `bias`) with BERT's init."""
   layer = keras.layers.Dense(units, activation=activation, name=name,
@@ -101,7 +125,7 @@ class BertEmbeddings(keras.layers.Layer):
         name="position_embeddings", shape=(c.max_position_embeddings, c.hidden_size),
         initializer=init)
     self.layer_norm = LayerNorm(c.hidden_size)
-    self.dropout = keras.layers.Dropout(c.hidden_dropout_prob)
+    self.dropout = Dropout(c.hidden_dropout_prob)
     self.built = True
 
   def call(self, input_ids, token_type_ids, training=False):
@@ -133,7 +157,7 @@ class SelfAttention(keras.layers.Layer):
     self.query = dense_layer(h, h, self.config, name="query")
     self.key = dense_layer(h, h, self.config, name="key")
     self.value = dense_layer(h, h, self.config, name="value")
-    self.dropout = keras.layers.Dropout(self.config.attention_probs_dropout_prob)
+    self.dropout = Dropout(self.config.attention_probs_dropout_prob)
     self.built = True
 
   def _split_heads(self, x, batch, seq):
@@ -175,7 +199,7 @@ class DenseResidualNorm(keras.layers.Layer):
 
   def build(self, input_shape):
     self.dense = dense_layer(self.config.hidden_size, self.input_width, self.config)
-    self.dropout = keras.layers.Dropout(self.config.hidden_dropout_prob)
+    self.dropout = Dropout(self.config.hidden_dropout_prob)
     self.layer_norm = LayerNorm(self.config.hidden_size)
     self.built = True
 

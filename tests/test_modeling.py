@@ -160,3 +160,17 @@ def test_masked_positions_only_gives_the_same_losses_and_gradients():
   for variable, a, b in zip(model.trainable_variables, partial_grads, full_grads):
     scale = max(np.max(np.abs(b)), floor)
     assert np.max(np.abs(a - b)) <= 1e-5 * scale, variable.path
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_dropout_keeps_at_the_rate_and_scales(jit_compile):
+  from bert_mlm import modeling  # pylint: disable=g-import-not-at-top
+  layer = modeling.Dropout(0.1)
+  run = tf.function(lambda t, training: layer(t, training=training), jit_compile=jit_compile)
+  x = tf.ones([400, 500])
+  np.testing.assert_array_equal(run(x, False).numpy(), x.numpy())
+  y = run(x, True).numpy()
+  kept = y != 0
+  assert abs(kept.mean() - 0.9) < 0.005
+  np.testing.assert_allclose(y[kept], 1.0 / 0.9, rtol=1e-6)
+  assert not np.array_equal(run(x, True).numpy(), y)  # a new mask every call

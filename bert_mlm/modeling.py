@@ -131,9 +131,10 @@ class BertEmbeddings(keras.layers.Layer):
   def call(self, input_ids, token_type_ids, training=False):
     """input_ids, token_type_ids: int32 [B, S] -> [B, S, H]."""
     seq_length = tf.shape(input_ids)[1]
-    # Word ids by gather, token types by one-hot matmul, as the original (on CPU/GPU) does. This
-    # matters beyond the forward pass: a gather's gradient is IndexedSlices with one row per
-    # token, and the original's global-norm clipping counts those rows unsummed.
+    # Word ids by gather, token types by one-hot matmul, as the original (on CPU/GPU) does. The
+    # table's gradient is dense either way: the tied masked LM output layer adds a dense
+    # gradient, and a dense term makes TensorFlow's aggregation sum the gather's rows into it
+    # (so the original's TPU one-hot lookups train the same as its gathers).
     output = tf.gather(self.word_embeddings, input_ids)
     one_hot_types = tf.one_hot(token_type_ids, depth=self.config.type_vocab_size,
                                dtype=self.token_type_embeddings.dtype)

@@ -90,8 +90,7 @@ class AdamWeightDecay(object):
   def apply_one(self, name, param, grad, learning_rate_value):
     """The update of one variable. Under tf.distribute it runs inside `extended.update`, where
     `param` is this device's copy and the slots resolve to this device's copies too."""
-    # Embedding gradients arrive as IndexedSlices; the original's update densifies them too.
-    grad = tf.convert_to_tensor(grad)
+    grad = tf.convert_to_tensor(grad)  # dense also if a caller passes IndexedSlices
     m, v = self.slots[name]
     next_param, next_m, next_v = _adam_weight_decay_update(
         tf.convert_to_tensor(param), tf.convert_to_tensor(m), tf.convert_to_tensor(v), grad, learning_rate_value,

@@ -184,14 +184,15 @@ class Pretrainer(object):
       losses = self._loss_terms(outputs, features, weight_sum, batch_size)
       scaled_loss = losses[0] * self.loss_scale if self.mixed_precision == "fp16" else losses[0]
     grads = tape.gradient(scaled_loss, [self.variables[n] for n in self._names])
-    return tf.stack(losses), grads
+    # All dense: the word-embedding table's gradient is the tied output layer's dense gradient
+    # plus the lookup's rows, summed by TensorFlow's aggregation as in the original's graph.
+    return tf.stack(losses), [tf.convert_to_tensor(g) for g in grads]
 
   def _train_step(self, micro_batches, lr):
     """One optimizer step over `micro_batches` (gradient accumulation when there are several).
 
     Every micro-batch's loss is normalised by the denominators of all of them, and the gradients
-    are added up (IndexedSlices concatenated, so clipping sees the rows a single large batch
-    would give): the same step as one batch holding them all.
+    are added up: the same step as one batch holding them all.
     """
     weight_sum, batch_size = self._global_denominators(*micro_batches)
     losses, grads = None, None
@@ -202,16 +203,14 @@ class Pretrainer(object):
         losses, grads = micro_losses, micro_grads
       else:
         losses += micro_losses
-        grads = [_accumulate(a, b) for a, b in zip(grads, micro_grads)]
+        grads = [a + b for a, b in zip(grads, micro_grads)]
     ctx = tf.distribute.get_replica_context()
     if self.strategy.num_replicas_in_sync > 1:
       grads = ctx.all_reduce("sum", grads)
     finite = tf.constant(True)
     if self.mixed_precision == "fp16":
-      grads = [_scale(g, 1.0 / self.loss_scale) for g in grads]
-      finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(
-          g.values if isinstance(g, tf.IndexedSlices) else g)) for g in grads])
-    # IndexedSlices (embedding) gradients are clipped on their unsummed rows, as the original.
+      grads = [g / self.loss_scale for g in grads]
+      finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
     grads, _ = tf.clip_by_global_norm(grads, clip_norm=1.0)
     ctx.merge_call(self._apply, args=(grads, lr, finite))
     return losses
@@ -304,20 +303,6 @@ class Pretrainer(object):
         "next_sentence_accuracy": float(np.float32(ns_correct / count)),
         "next_sentence_loss": float(np.float32(ns_loss / count)),
     }
-
-
-def _scale(grad, factor):
-  if isinstance(grad, tf.IndexedSlices):
-    return tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
-  return grad * factor
-
-
-def _accumulate(total, grad):
-  """total + grad; IndexedSlices are concatenated (rows kept apart, as one large batch has them)."""
-  if isinstance(total, tf.IndexedSlices):
-    return tf.IndexedSlices(tf.concat([total.values, grad.values], 0),
-                            tf.concat([total.indices, grad.indices], 0), total.dense_shape)
-  return total + grad
 
 
 def _scalar(name, value, step):

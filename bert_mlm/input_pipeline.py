@@ -64,10 +64,11 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq):
                                                             flag, length))
 
 
-def _decode(record, name_to_features):
-  example = tf.io.parse_single_example(record, name_to_features)
+def _decode(records, name_to_features):
+  """A batch of serialized examples -> the batch dict (one vectorized parse per batch)."""
+  examples = tf.io.parse_example(records, name_to_features)
   # tf.Example holds int64; int32 is what the model (and TPUs) use.
-  return {name: tf.cast(t, tf.int32) if t.dtype == tf.int64 else t for name, t in example.items()}
+  return {name: tf.cast(t, tf.int32) if t.dtype == tf.int64 else t for name, t in examples.items()}
 
 
 def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_size, is_training,
@@ -96,6 +97,9 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
     d = d.shuffle(buffer_size=_SHUFFLE_RECORDS, seed=seed)
   else:
     d = tf.data.TFRecordDataset(input_files).repeat()
-  d = d.map(lambda record: _decode(record, name_to_features), num_parallel_calls=tf.data.AUTOTUNE)
+  # Batch the serialized records, then parse each batch at once: the same batches as parsing
+  # record by record, several times faster.
   d = d.batch(batch_size, drop_remainder=True)
+  d = d.map(lambda records: _decode(records, name_to_features),
+            num_parallel_calls=tf.data.AUTOTUNE)
   return d.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -144,6 +144,13 @@ np.testing.assert_allclose(out["one"][0], out["two"][0], rtol=1e-5, atol=1e-7)
 one, two = out["one"][1], out["two"][1]
 compare.assert_states_close(two, one)
 assert one["global_step"] == two["global_step"] == 5
+# Dropout: the two replicas draw different masks (each folds its replica id into the seed).
+from bert_mlm import modeling
+with strategy.scope():
+  dropout = modeling.Dropout(0.5)
+masks = strategy.experimental_local_results(tf.function(
+    lambda: strategy.run(lambda: dropout(tf.ones([64]), training=True)))())
+assert not np.array_equal(masks[0].numpy(), masks[1].numpy())
 print("MIRRORED_OK", out["one"][0][:, 0].tolist())
 """
 

@@ -1,7 +1,7 @@
 """The original's optimizer: AdamWeightDecay, linear warmup + linear decay, global-norm clipping.
 
 One training step, as the original's `create_optimizer` builds it:
-  grads = tf.clip_by_global_norm(grads, 1.0)
+  grads = tf.clip_by_global_norm(grads, 1.0)    # here clip_scale(grads), applied in the update
   lr = learning_rate(step)                      # step i (0-based) uses lr(i)
   m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2   # no bias correction
   update = m / (sqrt(v) + 1e-6) + 0.01 * param  # decay skipped for LayerNorm / layer_norm / bias
@@ -41,12 +41,21 @@ def learning_rate(step, init_lr, num_train_steps, num_warmup_steps):
   return lr
 
 
+def clip_scale(grads, clip_norm=1.0):
+  """The factor tf.clip_by_global_norm multiplies every gradient by: clip_norm / global norm when
+  the norm exceeds clip_norm, else 1 (NaN when the norm is not finite, as there). The update
+  applies it while it reads the gradient anyway, saving a pass over every gradient."""
+  norm = tf.linalg.global_norm(grads)
+  return clip_norm * tf.minimum(1.0 / norm, 1.0 / clip_norm) + (norm - norm)
+
+
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _adam_weight_decay_update(param, m, v, grad, learning_rate_value, weight_decay_rate, beta_1,
-                              beta_2, epsilon):
-  """The original's update arithmetic, compiled into one pass over param, m, v and grad (as a
-  dozen separate kernels it reads and writes each tensor many times). Returns the new
-  (param, m, v). weight_decay_rate None: no decay term."""
+def _adam_weight_decay_update(param, m, v, grad, grad_scale, learning_rate_value,
+                              weight_decay_rate, beta_1, beta_2, epsilon):
+  """The original's update arithmetic for the clipped gradient grad * grad_scale, compiled into
+  one pass over param, m, v and grad (as a dozen separate kernels it reads and writes each
+  tensor many times). Returns the new (param, m, v). weight_decay_rate None: no decay term."""
+  grad = grad * grad_scale
   next_m = beta_1 * m + (1.0 - beta_1) * grad
   next_v = beta_2 * v + (1.0 - beta_2) * tf.square(grad)
   update = next_m / (tf.sqrt(next_v) + epsilon)
@@ -81,19 +90,22 @@ class AdamWeightDecay(object):
       return False
     return not any(re.search(pattern, name) for pattern in self.exclude_from_weight_decay)
 
-  def apply_gradients(self, grads, learning_rate_value):
-    """grads: {name: gradient or None}; updates variables and slots in place."""
+  def apply_gradients(self, grads, learning_rate_value, grad_scale=1.0):
+    """grads: {name: gradient or None}, each applied as grad * grad_scale (see clip_scale);
+    updates variables and slots in place."""
     for name, grad in grads.items():
       if grad is not None:
-        self.apply_one(name, self.variables[name], grad, learning_rate_value)
+        self.apply_one(name, self.variables[name], grad, learning_rate_value, grad_scale)
 
-  def apply_one(self, name, param, grad, learning_rate_value):
-    """The update of one variable. Under tf.distribute it runs inside `extended.update`, where
-    `param` is this device's copy and the slots resolve to this device's copies too."""
+  def apply_one(self, name, param, grad, learning_rate_value, grad_scale=1.0):
+    """The update of one variable by grad * grad_scale. Under tf.distribute it runs inside
+    `extended.update`, where `param` is this device's copy and the slots resolve to this
+    device's copies too."""
     grad = tf.convert_to_tensor(grad)  # dense also if a caller passes IndexedSlices
     m, v = self.slots[name]
     next_param, next_m, next_v = _adam_weight_decay_update(
-        tf.convert_to_tensor(param), tf.convert_to_tensor(m), tf.convert_to_tensor(v), grad, learning_rate_value,
+        tf.convert_to_tensor(param), tf.convert_to_tensor(m), tf.convert_to_tensor(v), grad,
+        tf.convert_to_tensor(grad_scale, tf.float32), learning_rate_value,
         self.weight_decay_rate if self.uses_weight_decay(name) else None, self.beta_1,
         self.beta_2, self.epsilon)
     m.assign(next_m)
@@ -122,8 +134,8 @@ class Lamb(AdamWeightDecay):
   def uses_layer_adaptation(self, name):
     return not any(re.search(pattern, name) for pattern in self.exclude_from_weight_decay)
 
-  def apply_one(self, name, param, grad, learning_rate_value):
-    grad = tf.convert_to_tensor(grad)
+  def apply_one(self, name, param, grad, learning_rate_value, grad_scale=1.0):
+    grad = tf.convert_to_tensor(grad) * grad_scale
     m, v = self.slots[name]
     next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
     next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)

@@ -211,11 +211,12 @@ class Pretrainer(object):
     if self.mixed_precision == "fp16":
       grads = [g / self.loss_scale for g in grads]
       finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-    grads, _ = tf.clip_by_global_norm(grads, clip_norm=1.0)
-    ctx.merge_call(self._apply, args=(grads, lr, finite))
+    # Clipping to global norm 1.0: the factor is applied inside the optimizer's update.
+    grad_scale = optimization.clip_scale(grads, clip_norm=1.0)
+    ctx.merge_call(self._apply, args=(grads, lr, finite, grad_scale))
     return losses
 
-  def _apply(self, strategy, grads, lr, finite):
+  def _apply(self, strategy, grads, lr, finite, grad_scale):
     if self.mixed_precision == "fp16":
       finite = strategy.experimental_local_results(finite)[0]
       self._update_loss_scale(finite)
@@ -224,18 +225,19 @@ class Pretrainer(object):
       strategy.extended.update(
           # The tf.Variable inside the Keras variable: under a strategy, a MirroredVariable.
           variable.value if isinstance(variable, keras.Variable) else variable,
-          lambda param, g, n=name: self._apply_one(n, param, g, lr, finite),
-          args=(grad,), group=False)
+          lambda param, g, scale, n=name: self._apply_one(n, param, g, lr, finite, scale),
+          args=(grad, grad_scale), group=False)
     self.global_step.assign_add(tf.cast(finite, tf.int64) if self.mixed_precision == "fp16"
                                 else 1)
 
-  def _apply_one(self, name, param, grad, lr, finite):
+  def _apply_one(self, name, param, grad, lr, finite, grad_scale):
     if self.mixed_precision != "fp16":
-      return self.optimizer.apply_one(name, param, grad, lr)
+      return self.optimizer.apply_one(name, param, grad, lr, grad_scale)
     # A step with overflowing fp16 gradients is skipped: weights and slots keep their values.
     m, v = self.optimizer.slots[name]
     before = (tf.identity(param), tf.identity(m), tf.identity(v))
-    self.optimizer.apply_one(name, param, tf.where(finite, tf.convert_to_tensor(grad), 0.0), lr)
+    self.optimizer.apply_one(name, param, tf.where(finite, grad, 0.0), lr,
+                             tf.where(finite, grad_scale, 0.0))
     for variable, old in zip((param, m, v), before):
       variable.assign(tf.where(finite, variable, old))
     return param

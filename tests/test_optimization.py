@@ -29,9 +29,9 @@ def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
     with tf.GradientTape() as tape:
       outputs = model(batch, training=True)
     grads = tape.gradient(outputs["total_loss"], [variables[n] for n in names])
-    grads, _ = tf.clip_by_global_norm(grads, 1.0)  # as training.py clips
     lr = optimization.learning_rate(step, init_lr, num_train_steps, num_warmup_steps)
-    optimizer.apply_gradients(dict(zip(names, grads)), lr)
+    # As training.py clips: the factor applied inside the update.
+    optimizer.apply_gradients(dict(zip(names, grads)), lr, optimization.clip_scale(grads, 1.0))
     steps.append({"learning_rate": lr.numpy(), "total_loss": outputs["total_loss"].numpy(),
                   "masked_lm_loss": outputs["masked_lm_loss"].numpy(),
                   "next_sentence_loss": outputs["next_sentence_loss"].numpy()})

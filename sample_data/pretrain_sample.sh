@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the shipped sample: text -> TFRecords -> pretraining with eval.
-# Writes into ${1:-/tmp/bert_mlm_sample} (replaced on each run). About 4 minutes on a 2-core CPU;
-# ends with eval_results.txt (measured: masked LM accuracy 0.32, next sentence 0.96).
+# Writes into ${1:-/tmp/bert_mlm_sample} (replaced on each run). About 2.5 minutes on a 2-core CPU;
+# ends with eval_results.txt (measured: masked LM accuracy 0.32, next sentence 0.98).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-/tmp/bert_mlm_sample}"

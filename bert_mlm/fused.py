@@ -34,7 +34,8 @@ def _gelu_backward(x, dy):
 
 @tf.custom_gradient
 def gelu(x):
-  """The original's GELU (tanh approximation): x * 0.5 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+  """The original's GELU, the tanh approximation:
+  x * 0.5 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
   return _gelu_forward(x), lambda dy: _gelu_backward(x, dy)
 
 

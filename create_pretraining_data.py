@@ -9,12 +9,11 @@ and seed it writes the same examples, in the same order and the same output file
       --max_predictions_per_seq=20 --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
 
+from bert_mlm import errors
 from bert_mlm import pretraining_data
 
 flags.DEFINE_string("input_file", None,
@@ -57,12 +56,9 @@ def main(_):
       masked_lm_prob=FLAGS.masked_lm_prob,
       short_seq_prob=FLAGS.short_seq_prob,
       preserve_unused_tokens=FLAGS.preserve_unused_tokens)
-  try:
+  with errors.one_line_errors("create_pretraining_data.py"):
     pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
                                              FLAGS.vocab_file, options)
-  except (ValueError, OSError) as e:
-    # A clear one-line error, not a traceback: the message names the flag, file or line.
-    sys.exit("create_pretraining_data.py: error: %s" % e)
 
 
 if __name__ == "__main__":

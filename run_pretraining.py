@@ -10,14 +10,13 @@ format, and `output_dir/eval_results.txt`, on CPU, GPU(s) or TPU through tf.dist
       --num_train_steps=100000 --num_warmup_steps=10000 --learning_rate=1e-4
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
 
 from bert_mlm import config as config_lib
 from bert_mlm import distribute
+from bert_mlm import errors
 from bert_mlm import file_io
 from bert_mlm import training
 
@@ -94,7 +93,7 @@ FLAGS = flags.FLAGS
 
 def main(_):
   logging.set_verbosity(logging.INFO)
-  try:
+  with errors.one_line_errors("run_pretraining.py"):
     bert_config = config_lib.BertConfig.from_json_file(FLAGS.bert_config_file)
     if FLAGS.vocab_file:
       config_lib.check_vocab_size(bert_config, FLAGS.vocab_file)
@@ -118,9 +117,6 @@ def main(_):
         use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
         mixed_precision=FLAGS.mixed_precision)
     training.run_pretraining(options, strategy)
-  except (ValueError, OSError, FloatingPointError) as e:
-    # One clear line naming the flag, file or step at fault, not a traceback.
-    sys.exit("run_pretraining.py: error: %s" % e)
 
 
 if __name__ == "__main__":

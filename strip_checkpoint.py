@@ -8,13 +8,12 @@ original's names, readable by the original's code and by every converter built f
       --output_checkpoint=release/bert_model.ckpt
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
 
 from bert_mlm import checkpoints
+from bert_mlm import errors
 
 flags.DEFINE_string("input_checkpoint", None,
                     "Checkpoint prefix (or a directory with a `checkpoint` file) to read.")
@@ -24,10 +23,8 @@ FLAGS = flags.FLAGS
 
 def main(_):
   logging.set_verbosity(logging.INFO)
-  try:
+  with errors.one_line_errors("strip_checkpoint.py"):
     kept = checkpoints.strip_optimizer_slots(FLAGS.input_checkpoint, FLAGS.output_checkpoint)
-  except (ValueError, OSError) as e:
-    sys.exit("strip_checkpoint.py: error: %s" % e)
   logging.info("Wrote %s with %d variables (optimizer slots removed).", FLAGS.output_checkpoint,
                len(kept))
 

@@ -15,6 +15,8 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from bert_mlm.errors import UsageError
+
 WORD_EMBEDDINGS = "bert/embeddings/word_embeddings"
 GLOBAL_STEP = "global_step"
 SLOT_SUFFIXES = ("adam_m", "adam_v")
@@ -27,10 +29,10 @@ def _resolve(path):
   if os.path.isdir(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
-      raise FileNotFoundError("Checkpoint directory %s holds no checkpoint." % path)
+      raise UsageError("Checkpoint directory %s holds no checkpoint." % path)
     return latest
   if not tf.io.gfile.exists(path + ".index"):
-    raise FileNotFoundError("Checkpoint %s does not exist (no %s.index)." % (path, path))
+    raise UsageError("Checkpoint %s does not exist (no %s.index)." % (path, path))
   return path
 
 
@@ -44,14 +46,14 @@ class CheckpointReader(object):
       self.shapes = {name: tuple(shape) for name, shape in
                      self._reader.get_variable_to_shape_map().items()}
     except _READ_ERRORS as e:
-      raise ValueError("Checkpoint %s cannot be read (truncated or corrupt?): %s"
+      raise UsageError("Checkpoint %s cannot be read (truncated or corrupt?): %s"
                        % (self.path, _first_line(e))) from None
 
   def read(self, name):
     try:
       return self._reader.get_tensor(name)
     except _READ_ERRORS as e:
-      raise ValueError("Checkpoint %s: variable %s cannot be read (truncated or corrupt?): %s"
+      raise UsageError("Checkpoint %s: variable %s cannot be read (truncated or corrupt?): %s"
                        % (self.path, name, _first_line(e))) from None
 
 
@@ -107,7 +109,7 @@ def check_shapes(variables, reader):
     if name == WORD_EMBEDDINGS and reader.shapes[name][1:] == expected[1:]:
       hint = (" The checkpoint's vocabulary has %d tokens but the config's vocab_size is %d."
               % (reader.shapes[name][0], expected[0]))
-    raise ValueError("Checkpoint %s: %s has shape %s but the model's has shape %s (%d of %d "
+    raise UsageError("Checkpoint %s: %s has shape %s but the model's has shape %s (%d of %d "
                      "shared names differ; is it a checkpoint of another config?).%s"
                      % (reader.path, name, list(reader.shapes[name]), list(expected),
                         len(mismatched), len(matched), hint))
@@ -121,10 +123,10 @@ def save_checkpoint(prefix, tensors):
   checkpoint that exists under its final name is always complete.
   """
   if not tensors:
-    raise ValueError("Nothing to save to %s." % prefix)
+    raise UsageError("Nothing to save to %s." % prefix)
   directory = os.path.dirname(prefix) or "."
   if not tf.io.gfile.isdir(directory):
-    raise FileNotFoundError("Cannot save checkpoint %s: directory %s does not exist."
+    raise UsageError("Cannot save checkpoint %s: directory %s does not exist."
                             % (prefix, directory))
   names = sorted(tensors)
   temporary = "%s.tmp-%d" % (prefix, os.getpid())

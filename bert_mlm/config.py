@@ -5,6 +5,8 @@ import json
 
 from absl import logging
 
+from bert_mlm.errors import UsageError
+
 _ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
 
 
@@ -53,19 +55,19 @@ class BertConfig(object):
                  "intermediate_size", "max_position_embeddings", "type_vocab_size"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError("BertConfig.%s must be a positive integer, got %r." % (name, value))
+        raise UsageError("BertConfig.%s must be a positive integer, got %r." % (name, value))
     if self.hidden_size % self.num_attention_heads:
-      raise ValueError("BertConfig.hidden_size (%d) is not a multiple of num_attention_heads (%d)."
+      raise UsageError("BertConfig.hidden_size (%d) is not a multiple of num_attention_heads (%d)."
                        % (self.hidden_size, self.num_attention_heads))
     if not isinstance(self.hidden_act, str) or self.hidden_act.lower() not in _ACTIVATIONS:
-      raise ValueError("BertConfig.hidden_act %r is not supported; use one of %s."
+      raise UsageError("BertConfig.hidden_act %r is not supported; use one of %s."
                        % (self.hidden_act, ", ".join(_ACTIVATIONS)))
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
       value = getattr(self, name)
       if not 0.0 <= value < 1.0:
-        raise ValueError("BertConfig.%s must be in [0, 1), got %r." % (name, value))
+        raise UsageError("BertConfig.%s must be in [0, 1), got %r." % (name, value))
     if not self.initializer_range > 0:
-      raise ValueError("BertConfig.initializer_range must be positive, got %r."
+      raise UsageError("BertConfig.initializer_range must be positive, got %r."
                        % self.initializer_range)
 
   @classmethod
@@ -76,7 +78,7 @@ class BertConfig(object):
       logging.warning("%s: ignoring keys the original BERT does not use: %s", source,
                       ", ".join(unknown))
     if "vocab_size" not in json_object:
-      raise ValueError("%s: vocab_size is required." % source)
+      raise UsageError("%s: vocab_size is required." % source)
     return cls(**{k: v for k, v in json_object.items() if k in cls.FIELDS})
 
   @classmethod
@@ -85,15 +87,15 @@ class BertConfig(object):
       with open(json_file, encoding="utf-8") as reader:
         text = reader.read()
     except FileNotFoundError:
-      raise FileNotFoundError("BERT config %s does not exist." % json_file) from None
+      raise UsageError("BERT config %s does not exist." % json_file) from None
     try:
       json_object = json.loads(text)
     except json.JSONDecodeError as e:
-      raise ValueError("%s: not valid JSON (%s)." % (json_file, e)) from None
+      raise UsageError("%s: not valid JSON (%s)." % (json_file, e)) from None
     try:
       return cls.from_dict(json_object, source=json_file)
     except (TypeError, ValueError) as e:
-      raise ValueError("%s: %s" % (json_file, e)) from None
+      raise UsageError("%s: %s" % (json_file, e)) from None
 
   def to_dict(self):
     return copy.deepcopy({name: getattr(self, name) for name in self.FIELDS})
@@ -116,5 +118,5 @@ def check_vocab_size(config, vocab_file):
   from bert_mlm import tokenization  # pylint: disable=g-import-not-at-top
   size = len(tokenization.load_vocab(vocab_file))
   if size != config.vocab_size:
-    raise ValueError("The vocabulary %s has %d tokens but the config's vocab_size is %d."
+    raise UsageError("The vocabulary %s has %d tokens but the config's vocab_size is %d."
                      % (vocab_file, size, config.vocab_size))

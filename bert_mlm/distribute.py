@@ -14,6 +14,8 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from bert_mlm.errors import UsageError
+
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
 
@@ -28,14 +30,14 @@ def get_strategy(distribution_strategy="", use_tpu=False, tpu_name=None, tpu_zon
   """
   name = distribution_strategy or ("tpu" if use_tpu else "")
   if name and name not in STRATEGIES:
-    raise ValueError("--distribution_strategy=%s is not one of %s."
+    raise UsageError("--distribution_strategy=%s is not one of %s."
                      % (name, ", ".join(STRATEGIES)))
   if use_tpu and name != "tpu":
-    raise ValueError("--use_tpu conflicts with --distribution_strategy=%s." % name)
+    raise UsageError("--use_tpu conflicts with --distribution_strategy=%s." % name)
   if name == "tpu":
     tpu = tpu_name or master
     if not tpu:
-      raise ValueError("A TPU (--use_tpu or --distribution_strategy=tpu) needs --tpu_name (or "
+      raise UsageError("A TPU (--use_tpu or --distribution_strategy=tpu) needs --tpu_name (or "
                        "--master) to find it.")
     try:
       resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
@@ -43,10 +45,10 @@ def get_strategy(distribution_strategy="", use_tpu=False, tpu_name=None, tpu_zon
       tf.config.experimental_connect_to_cluster(resolver)
       tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as e:
-      raise ValueError("Cannot reach TPU %r: %s" % (tpu, e)) from None
+      raise UsageError("Cannot reach TPU %r: %s" % (tpu, e)) from None
     strategy = tf.distribute.TPUStrategy(resolver)
     if strategy.num_replicas_in_sync != num_tpu_cores:
-      raise ValueError("--num_tpu_cores=%d but the TPU %r has %d cores."
+      raise UsageError("--num_tpu_cores=%d but the TPU %r has %d cores."
                        % (num_tpu_cores, tpu, strategy.num_replicas_in_sync))
   elif name == "multi_worker_mirrored":
     strategy = tf.distribute.MultiWorkerMirroredStrategy()

@@ -23,6 +23,8 @@ import fnmatch
 import os
 import re
 
+from bert_mlm.errors import UsageError
+
 _GLOB_CHARS = re.compile(r"[*?[]")
 
 
@@ -79,7 +81,7 @@ def expand_patterns(patterns, flag="--input_file"):
   for pattern in patterns.split(","):
     matches = glob(pattern)
     if not matches:
-      raise ValueError("%s: no file matches %r." % (flag, pattern))
+      raise UsageError("%s: no file matches %r." % (flag, pattern))
     files.extend(matches)
   return files
 
@@ -97,15 +99,15 @@ def read_text_lines(path):
   opener = _gfile().GFile if _is_remote(path) else open
   if not _is_remote(path) and not os.path.isfile(path):
     if os.path.isdir(path):
-      raise IsADirectoryError("%s: is a directory, not a text file." % path)
-    raise FileNotFoundError("%s: no such file." % path)
+      raise UsageError("%s: is a directory, not a text file." % path)
+    raise UsageError("%s: no such file." % path)
   with opener(path, "rb") as reader:
     for line_number, raw in enumerate(reader, 1):
       raw = raw.replace(b"\r", b"")
       try:
         yield line_number, raw.decode("utf-8")
       except UnicodeDecodeError as e:
-        raise ValueError("%s:%d: not valid UTF-8 (byte %d of the line: %r)."
+        raise UsageError("%s:%d: not valid UTF-8 (byte %d of the line: %r)."
                          % (path, line_number, e.start + 1, raw[e.start:e.start + 4])) from None
 
 
@@ -127,9 +129,9 @@ class AtomicOutputs(object):
     self._paths = list(paths)
     for path in self._paths:
       if not path:
-        raise ValueError("An output file name is empty (check the comma-separated list).")
+        raise UsageError("An output file name is empty (check the comma-separated list).")
     if len(set(self._paths)) != len(self._paths):
-      raise ValueError("An output file is named twice: %s" % ", ".join(self._paths))
+      raise UsageError("An output file is named twice: %s" % ", ".join(self._paths))
     suffix = ".incomplete-%d" % os.getpid()
     self._temporary = [p + suffix for p in self._paths]
     self._files = []
@@ -142,13 +144,13 @@ class AtomicOutputs(object):
           continue
         directory = os.path.dirname(path) or "."
         if not os.path.isdir(directory):
-          raise FileNotFoundError("Cannot write %s: directory %s does not exist." % (path, directory))
+          raise UsageError("Cannot write %s: directory %s does not exist." % (path, directory))
         if os.path.isdir(path):
-          raise IsADirectoryError("Cannot write %s: it is a directory." % path)
+          raise UsageError("Cannot write %s: it is a directory." % path)
         try:
           self._files.append(open(temporary, "wb"))
         except OSError as e:
-          raise type(e)("Cannot write %s: %s." % (path, e.strerror or e)) from None
+          raise UsageError("Cannot write %s: %s." % (path, e.strerror or e)) from None
     except BaseException:
       self._discard()
       raise

@@ -14,23 +14,12 @@ Records are checked before training starts (`check_records`): a file written for
 
 import tensorflow as tf
 
-from bert_mlm import file_io
+from bert_mlm import schema
 from bert_mlm import tfrecord
+from bert_mlm.errors import UsageError
 
 _NUM_CPU_THREADS = 4  # the original's interleave and map parallelism
 _SHUFFLE_RECORDS = 100
-
-
-def feature_lengths(max_seq_length, max_predictions_per_seq):
-  return {
-      "input_ids": max_seq_length,
-      "input_mask": max_seq_length,
-      "segment_ids": max_seq_length,
-      "masked_lm_positions": max_predictions_per_seq,
-      "masked_lm_ids": max_predictions_per_seq,
-      "masked_lm_weights": max_predictions_per_seq,
-      "next_sentence_labels": 1,
-  }
 
 
 def check_records(input_files, max_seq_length, max_predictions_per_seq):
@@ -40,26 +29,25 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq):
     ValueError: a file is empty or not a TFRecord of pretraining examples, or a feature has
       another length (naming the file, the feature and both lengths).
   """
-  expected = feature_lengths(max_seq_length, max_predictions_per_seq)
+  expected = schema.feature_lengths(max_seq_length, max_predictions_per_seq)
   for path in input_files:
     try:
       first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
     except tf.errors.OpError as e:
-      raise ValueError("%s: not a readable TFRecord file (%s)." % (path, e.message)) from None
+      raise UsageError("%s: not a readable TFRecord file (%s)." % (path, e.message)) from None
     if first is None:
-      raise ValueError("%s: the file holds no records." % path)
+      raise UsageError("%s: the file holds no records." % path)
     try:
       features = tfrecord.parse_example(first.numpy())
     except (ValueError, IndexError, UnicodeDecodeError):
-      raise ValueError("%s: the first record is not a tf.train.Example." % path) from None
+      raise UsageError("%s: the first record is not a tf.train.Example." % path) from None
     for name, length in expected.items():
       if name not in features:
-        raise ValueError("%s: records lack the feature %s; was it written by "
+        raise UsageError("%s: records lack the feature %s; was it written by "
                          "create_pretraining_data.py?" % (path, name))
       if len(features[name]) != length:
-        flag = ("--max_predictions_per_seq" if "masked_lm" in name else
-                "--max_seq_length" if name != "next_sentence_labels" else "the data")
-        raise ValueError("%s: feature %s has length %d but %s expects %d; the records were "
+        flag = "--" + schema.LENGTH_FLAGS[name] if schema.LENGTH_FLAGS[name] else "the data"
+        raise UsageError("%s: feature %s has length %d but %s expects %d; the records were "
                          "written with other settings." % (path, name, len(features[name]),
                                                             flag, length))
 
@@ -79,9 +67,9 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
     shuffle: training only; False reads records in file order (for parity tests, debugging).
     seed: makes the shuffles (and the interleave order) reproducible.
   """
-  lengths = feature_lengths(max_seq_length, max_predictions_per_seq)
+  lengths = schema.feature_lengths(max_seq_length, max_predictions_per_seq)
   name_to_features = {
-      name: tf.io.FixedLenFeature([length], tf.float32 if name == "masked_lm_weights" else tf.int64)
+      name: tf.io.FixedLenFeature([length], tf.dtypes.as_dtype(schema.DTYPES[name]))
       for name, length in lengths.items()}
   options = tf.data.Options()
   options.deterministic = seed is not None or not shuffle or not is_training

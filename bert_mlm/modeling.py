@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from bert_mlm import fused
 from bert_mlm.config import BertConfig
+from bert_mlm.errors import UsageError
 
 # The original's padding adder: a large negative logit, not -inf, so fully padded rows stay finite.
 _MASK_ADDER = -10000.0
@@ -42,7 +43,7 @@ def get_activation(name):
     return tf.nn.relu
   if act == "tanh":
     return tf.tanh
-  raise ValueError("Unsupported activation: %s" % name)
+  raise UsageError("Unsupported activation: %s" % name)
 
 
 def create_initializer(initializer_range):

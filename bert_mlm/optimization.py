@@ -20,6 +20,8 @@ import re
 
 import tensorflow as tf
 
+from bert_mlm.errors import UsageError
+
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
@@ -165,4 +167,4 @@ def create_optimizer(name, variables, step):
     return AdamWeightDecay(variables)
   if name == "lamb":
     return Lamb(variables, step)
-  raise ValueError("--optimizer=%s is not one of %s." % (name, ", ".join(OPTIMIZERS)))
+  raise UsageError("--optimizer=%s is not one of %s." % (name, ", ".join(OPTIMIZERS)))

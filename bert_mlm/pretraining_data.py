@@ -8,11 +8,7 @@ Faithfulness rests on one `random.Random(random_seed)` drawn exactly as the orig
 the same calls, with the same arguments, in the same order. Everything else works on token ids
 instead of token strings, which gives the same examples with far less memory and time.
 
-Each example has the original's features (int64 unless noted), padded with zeros:
-  input_ids, input_mask, segment_ids          [max_seq_length]
-  masked_lm_positions, masked_lm_ids          [max_predictions_per_seq]
-  masked_lm_weights (float32, 1.0 per real prediction)   [max_predictions_per_seq]
-  next_sentence_labels (1 when segment B is a random segment)   [1]
+Each example has the original's features (`schema`), padded with zeros.
 """
 
 import dataclasses
@@ -23,11 +19,11 @@ import time
 from absl import logging
 
 from bert_mlm import file_io
+from bert_mlm import schema
 from bert_mlm import tfrecord
 from bert_mlm import tokenization
+from bert_mlm.errors import UsageError
 
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
-                 "masked_lm_weights", "next_sentence_labels")
 _NUM_LOGGED_EXAMPLES = 20
 # [CLS] A [SEP] B [SEP] with at least one token in A and in B.
 _MIN_SEQ_LENGTH = 5
@@ -49,17 +45,17 @@ class DataOptions:
   def validate(self):
     """Raises ValueError naming the first flag whose value can't work."""
     if self.max_seq_length < _MIN_SEQ_LENGTH:
-      raise ValueError(
+      raise UsageError(
           "--max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs at least %d positions."
           % (self.max_seq_length, _MIN_SEQ_LENGTH))
     if self.max_predictions_per_seq < 0:
-      raise ValueError("--max_predictions_per_seq=%d must be >= 0." % self.max_predictions_per_seq)
+      raise UsageError("--max_predictions_per_seq=%d must be >= 0." % self.max_predictions_per_seq)
     if not 0.0 < self.masked_lm_prob <= 1.0:
-      raise ValueError("--masked_lm_prob=%r must be in (0, 1]." % self.masked_lm_prob)
+      raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % self.masked_lm_prob)
     if not 0.0 <= self.short_seq_prob <= 1.0:
-      raise ValueError("--short_seq_prob=%r must be in [0, 1]." % self.short_seq_prob)
+      raise UsageError("--short_seq_prob=%r must be in [0, 1]." % self.short_seq_prob)
     if self.dupe_factor < 1:
-      raise ValueError("--dupe_factor=%d must be >= 1." % self.dupe_factor)
+      raise UsageError("--dupe_factor=%d must be >= 1." % self.dupe_factor)
 
 
 @dataclasses.dataclass
@@ -344,8 +340,8 @@ class ExampleEncoder(object):
     self.max_seq_length = max_seq_length
     self.max_predictions_per_seq = max_predictions_per_seq
     self._schema = tfrecord.ExampleSchema(
-        [(name, tfrecord.FLOAT if name == "masked_lm_weights" else tfrecord.INT64)
-         for name in FEATURE_NAMES])
+        [(name, tfrecord.FLOAT if schema.DTYPES[name] == schema.FLOAT32 else tfrecord.INT64)
+         for name in schema.FEATURE_NAMES])
     self._zeros = b"\x00" * max(max_seq_length, max_predictions_per_seq)
     self._ones = b"\x01" * max_seq_length
     self._weights = [tfrecord.pack_floats([1.0] * n + [0.0] * (max_predictions_per_seq - n))
@@ -377,7 +373,7 @@ def _log_example(serialized, tokenizer):
   logging.info("*** Example ***")
   logging.info("tokens: %s", " ".join(
       tokenizer.convert_ids_to_tokens(features["input_ids"][:num_tokens])))
-  for name in FEATURE_NAMES:
+  for name in schema.FEATURE_NAMES:
     logging.info("%s: %s", name, " ".join(str(v) for v in features[name]))
 
 
@@ -414,7 +410,7 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
   output_files = output_file.split(",")
   clobbered = set(map(os.path.realpath, input_files)) & set(map(os.path.realpath, output_files))
   if clobbered:
-    raise ValueError("--output_file would overwrite the input file %s." % sorted(clobbered)[0])
+    raise UsageError("--output_file would overwrite the input file %s." % sorted(clobbered)[0])
   logging.info("*** Reading from input files ***")
   for path in input_files:
     logging.info("  %s", path)
@@ -422,7 +418,7 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
   with file_io.AtomicOutputs(output_files) as files:
     all_documents = read_documents(input_files, tokenizer)
     if not all_documents:
-      raise ValueError("--input_file=%s: the input files hold no text." % input_file)
+      raise UsageError("--input_file=%s: the input files hold no text." % input_file)
     rng = random.Random(options.random_seed)
     instances = create_training_instances(all_documents, tokenizer.vocab, options, rng)
     del all_documents

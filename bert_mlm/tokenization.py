@@ -23,6 +23,7 @@ import re
 import unicodedata
 
 from bert_mlm import file_io
+from bert_mlm.errors import UsageError
 
 UNK_TOKEN = "[UNK]"
 CLS_TOKEN = "[CLS]"
@@ -65,12 +66,12 @@ def load_vocab(vocab_file):
   for line_number, line in file_io.read_text_lines(vocab_file):
     token = line.strip()
     if token in vocab:
-      raise ValueError(
+      raise UsageError(
           "%s:%d: vocabulary token %r already appears on line %d; each token must appear once."
           % (vocab_file, line_number, token, vocab[token] + 1))
     vocab[token] = len(vocab)
   if not vocab:
-    raise ValueError("%s: the vocabulary file is empty." % vocab_file)
+    raise UsageError("%s: the vocabulary file is empty." % vocab_file)
   return vocab
 
 
@@ -78,7 +79,7 @@ def require_tokens(vocab, tokens, vocab_file):
   """Raises ValueError naming `vocab_file` if any of `tokens` is missing from `vocab`."""
   missing = [t for t in tokens if t not in vocab]
   if missing:
-    raise ValueError("%s: the vocabulary lacks the special token(s) %s, which BERT needs."
+    raise UsageError("%s: the vocabulary lacks the special token(s) %s, which BERT needs."
                      % (vocab_file, ", ".join(missing)))
 
 

@@ -32,6 +32,7 @@ from bert_mlm import distribute
 from bert_mlm import input_pipeline
 from bert_mlm import optimization
 from bert_mlm.config import BertConfig
+from bert_mlm.errors import UsageError
 from bert_mlm.heads import BertPretrainingModel
 
 _KEEP_CHECKPOINT_MAX = 5  # the Estimator's default
@@ -73,7 +74,7 @@ class PretrainingOptions:
   def validate(self, num_replicas):
     """Raises ValueError naming the flag whose value can't work."""
     if not (self.do_train or self.do_eval):
-      raise ValueError("At least one of --do_train or --do_eval must be True.")
+      raise UsageError("At least one of --do_train or --do_eval must be True.")
     positive = ["max_seq_length", "max_predictions_per_seq", "iterations_per_loop",
                 "gradient_accumulation_steps"]
     if self.do_train:
@@ -83,22 +84,22 @@ class PretrainingOptions:
     for name in positive:
       value = getattr(self, name)
       if value <= 0:
-        raise ValueError("--%s=%d must be positive." % (name, value))
+        raise UsageError("--%s=%d must be positive." % (name, value))
     if self.optimizer not in optimization.OPTIMIZERS:
-      raise ValueError("--optimizer=%s is not one of %s." % (self.optimizer,
+      raise UsageError("--optimizer=%s is not one of %s." % (self.optimizer,
                                                              ", ".join(optimization.OPTIMIZERS)))
     if self.mixed_precision not in _POLICIES:
-      raise ValueError("--mixed_precision=%s is not one of bf16, fp16 (or empty for float32)."
+      raise UsageError("--mixed_precision=%s is not one of bf16, fp16 (or empty for float32)."
                        % self.mixed_precision)
     if self.num_warmup_steps < 0:
-      raise ValueError("--num_warmup_steps=%d must be >= 0." % self.num_warmup_steps)
+      raise UsageError("--num_warmup_steps=%d must be >= 0." % self.num_warmup_steps)
     for name in (["train_batch_size"] if self.do_train else []) + (
         ["eval_batch_size"] if self.do_eval else []):
       if getattr(self, name) % num_replicas:
-        raise ValueError("--%s=%d is not divisible by the %d replicas."
+        raise UsageError("--%s=%d is not divisible by the %d replicas."
                          % (name, getattr(self, name), num_replicas))
     if self.max_seq_length > self.bert_config.max_position_embeddings:
-      raise ValueError("--max_seq_length=%d exceeds the config's max_position_embeddings=%d."
+      raise UsageError("--max_seq_length=%d exceeds the config's max_position_embeddings=%d."
                        % (self.max_seq_length, self.bert_config.max_position_embeddings))
 
 
@@ -153,7 +154,7 @@ class Pretrainer(object):
     loaded = checkpoints.load_checkpoint(targets, path)
     missing = sorted(set(targets) - set(loaded))
     if missing:
-      raise ValueError("Checkpoint %s is not a training checkpoint of this model: it lacks %s%s."
+      raise UsageError("Checkpoint %s is not a training checkpoint of this model: it lacks %s%s."
                        % (path, ", ".join(missing[:3]), " and %d more" % (len(missing) - 3)
                           if len(missing) > 3 else ""))
 
@@ -374,7 +375,7 @@ def train(pretrainer, options):
     seconds = time.time() - start
     if not np.all(np.isfinite(records)):
       bad = step + int(np.argmin(np.all(np.isfinite(records), axis=1)))
-      raise FloatingPointError(
+      raise UsageError(
           "The loss became %s at step %d; training stopped. The last good checkpoint is %s."
           % (records[bad - step][0], bad, kept[-1] if kept else "none"))
     history.append(records)
@@ -407,7 +408,7 @@ def evaluate(pretrainer, options):
   elif options.init_checkpoint:
     checkpoints.load_checkpoint(pretrainer.variables, options.init_checkpoint)
   else:
-    raise ValueError("--do_eval: no checkpoint in --output_dir=%s and no --init_checkpoint."
+    raise UsageError("--do_eval: no checkpoint in --output_dir=%s and no --init_checkpoint."
                      % options.output_dir)
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
@@ -433,7 +434,7 @@ def run_pretraining(options, strategy):
   """The whole job: validate, then train and/or evaluate. Returns (train history, eval result)."""
   options.validate(strategy.num_replicas_in_sync)
   if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
-    raise ValueError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
+    raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
   input_pipeline.check_records(options.input_files, options.max_seq_length,
                                options.max_predictions_per_seq)
   tf.io.gfile.makedirs(options.output_dir)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_mlm.errors import UsageError
 from bert_mlm import checkpoints
 from bert_mlm.config import BertConfig
 from bert_mlm.heads import BertPretrainingModel
@@ -77,9 +78,9 @@ def test_directory_resolves_to_latest(tmp_path):
 
 
 def test_missing_checkpoint(tmp_path):
-  with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+  with pytest.raises(UsageError, match="nope.ckpt"):
     checkpoints.load_checkpoint({}, str(tmp_path / "nope.ckpt"))
-  with pytest.raises(FileNotFoundError, match="holds no checkpoint"):
+  with pytest.raises(UsageError, match="holds no checkpoint"):
     checkpoints.load_checkpoint({}, str(tmp_path))
 
 
@@ -120,7 +121,7 @@ def test_truncated_checkpoint(tmp_path):
 
 
 def test_save_leaves_nothing_partial(tmp_path):
-  with pytest.raises(FileNotFoundError, match="does not exist"):
+  with pytest.raises(UsageError, match="does not exist"):
     checkpoints.save_checkpoint(str(tmp_path / "no" / "m"), {"a": tf.zeros([2])})
   checkpoints.save_checkpoint(str(tmp_path / "m"), {"a": tf.zeros([2])})
   assert sorted(os.listdir(str(tmp_path))) == ["m.data-00000-of-00001", "m.index"]

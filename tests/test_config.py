@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from bert_mlm.errors import UsageError
 from bert_mlm.config import BertConfig, check_vocab_size
 from tests.conftest import REPO
 
@@ -47,7 +48,7 @@ def test_bad_configs(change, message):
 
 
 def test_bad_files(tmp_path):
-  with pytest.raises(FileNotFoundError, match="missing.json"):
+  with pytest.raises(UsageError, match="missing.json"):
     BertConfig.from_json_file(str(tmp_path / "missing.json"))
   bad = tmp_path / "bad.json"
   bad.write_text("{not json")

@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from bert_mlm.errors import UsageError
 from bert_mlm import tokenization
 from tests.reference import original
 
@@ -107,5 +108,5 @@ def test_load_vocab_errors(tmp_path, content, message):
 
 
 def test_load_vocab_missing_file(tmp_path):
-  with pytest.raises(FileNotFoundError, match="nope.txt"):
+  with pytest.raises(UsageError, match="nope.txt"):
     tokenization.load_vocab(str(tmp_path / "nope.txt"))

@@ -59,8 +59,8 @@ def load_vocab(vocab_file):
   original's two versions disagree on which id it gets (the released vocabularies have none).
 
   Raises:
-    ValueError: the file is empty, is not UTF-8, or repeats a token (naming the lines).
-    FileNotFoundError: the file does not exist.
+    UsageError: the file does not exist, is empty, is not UTF-8, or repeats a token (naming
+      the lines).
   """
   vocab = collections.OrderedDict()
   for line_number, line in file_io.read_text_lines(vocab_file):
@@ -76,7 +76,7 @@ def load_vocab(vocab_file):
 
 
 def require_tokens(vocab, tokens, vocab_file):
-  """Raises ValueError naming `vocab_file` if any of `tokens` is missing from `vocab`."""
+  """Raises UsageError naming `vocab_file` if any of `tokens` is missing from `vocab`."""
   missing = [t for t in tokens if t not in vocab]
   if missing:
     raise UsageError("%s: the vocabulary lacks the special token(s) %s, which BERT needs."
@@ -86,6 +86,54 @@ def require_tokens(vocab, tokens, vocab_file):
 def convert_by_vocab(vocab, items):
   """Maps each item through `vocab` (tokens -> ids or ids -> tokens)."""
   return [vocab[item] for item in items]
+
+
+def convert_tokens_to_ids(vocab, tokens):
+  """Token strings -> ids through a {token: id} vocabulary."""
+  return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab, ids):
+  """Ids -> token strings through an {id: token} inverse vocabulary."""
+  return convert_by_vocab(inv_vocab, ids)
+
+
+# The released checkpoints' directory names and whether their text was lower-cased.
+_RELEASED_MODEL_CASING = {
+    "uncased_L-24_H-1024_A-16": True,
+    "uncased_L-12_H-768_A-12": True,
+    "multilingual_L-12_H-768_A-12": True,
+    "chinese_L-12_H-768_A-12": True,
+    "cased_L-12_H-768_A-12": False,
+    "cased_L-24_H-1024_A-16": False,
+    "multi_cased_L-12_H-768_A-12": False,
+}
+_RELEASED_CHECKPOINT_RE = re.compile(r"^.*?([A-Za-z0-9_-]+)/bert_model\.ckpt")
+
+
+def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
+  """Raises UsageError when `do_lower_case` contradicts a released checkpoint's casing.
+
+  Only checkpoints under their released directory names (`.../uncased_L-12_H-768_A-12/
+  bert_model.ckpt`) are recognised; anything else passes, since its casing cannot be known.
+  """
+  if not init_checkpoint:
+    return
+  match = _RELEASED_CHECKPOINT_RE.match(init_checkpoint)
+  if match is None:
+    return
+  model_name = match.group(1)
+  lower_cased = _RELEASED_MODEL_CASING.get(model_name)
+  if lower_cased is None or lower_cased == bool(do_lower_case):
+    return
+  flag, other = ("False", "True") if lower_cased else ("True", "False")
+  raise UsageError(
+      "You passed in `--do_lower_case=%s` with `--init_checkpoint=%s`. %s is a %s model, so "
+      "the text must%s be lower-cased: pass `--do_lower_case=%s` (or, if this checkpoint really "
+      "is %s, rename its directory)." % (flag, init_checkpoint, model_name,
+                                        "lower-cased" if lower_cased else "cased",
+                                        "" if lower_cased else " not", other,
+                                        "cased" if lower_cased else "uncased"))
 
 
 def whitespace_tokenize(text):
@@ -288,7 +336,7 @@ class FullTokenizer(object):
     return ids
 
   def convert_tokens_to_ids(self, tokens):
-    return convert_by_vocab(self.vocab, tokens)
+    return convert_tokens_to_ids(self.vocab, tokens)
 
   def convert_ids_to_tokens(self, ids):
-    return convert_by_vocab(self.inv_vocab, ids)
+    return convert_ids_to_tokens(self.inv_vocab, ids)

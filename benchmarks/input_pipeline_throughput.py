@@ -22,29 +22,30 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bert_mlm import input_pipeline  # pylint: disable=wrong-import-position
+from bert_mlm import schema  # pylint: disable=wrong-import-position
 from bert_mlm import tfrecord  # pylint: disable=wrong-import-position
 
 _SEQ, _PREDICTIONS = 128, 20
 
 
 def write_records(path, count, seed=0):
-  lengths = input_pipeline.feature_lengths(_SEQ, _PREDICTIONS)
-  schema = tfrecord.ExampleSchema(
-      [(n, tfrecord.FLOAT if n == "masked_lm_weights" else tfrecord.INT64) for n in lengths])
+  lengths = schema.feature_lengths(_SEQ, _PREDICTIONS)
+  example_schema = tfrecord.ExampleSchema(
+      [(n, tfrecord.FLOAT if schema.DTYPES[n] == schema.FLOAT32 else tfrecord.INT64)
+       for n in lengths])
   rng = np.random.RandomState(seed)
   with open(path, "wb") as f:
     for _ in range(count):
-      payloads = [tfrecord.pack_floats([1.0] * length) if name == "masked_lm_weights"
+      payloads = [tfrecord.pack_floats([1.0] * length) if schema.DTYPES[name] == schema.FLOAT32
                   else tfrecord.pack_int64s(rng.randint(0, 30522, length).tolist())
                   for name, length in lengths.items()]
-      f.write(tfrecord.frame(schema.serialize(payloads)))
+      f.write(tfrecord.frame(example_schema.serialize(payloads)))
 
 
 def per_record_dataset(path, batch_size, is_training):
   """The original's order: decode each record, then batch."""
-  features = {name: tf.io.FixedLenFeature([length], tf.float32 if name == "masked_lm_weights"
-                                          else tf.int64)
-              for name, length in input_pipeline.feature_lengths(_SEQ, _PREDICTIONS).items()}
+  features = {name: tf.io.FixedLenFeature([length], tf.dtypes.as_dtype(schema.DTYPES[name]))
+              for name, length in schema.feature_lengths(_SEQ, _PREDICTIONS).items()}
 
   def decode(record):
     example = tf.io.parse_single_example(record, features)

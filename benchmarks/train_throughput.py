@@ -1,7 +1,7 @@
 """Training throughput of our pretraining step, and its share of the machine's float32 matmul peak.
 
 For each config: synthetic pretraining batches (random ids, 15% predictions), `--steps` timed
-optimizer steps after `--warmup` untimed ones, through the real training loop (Pretrainer:
+optimizer steps after `--warmup` untimed ones, through the real training step (train_step.TrainStep:
 forward, backward, clipping, AdamWeightDecay), with and without XLA. Prints sequences/s, the
 FLOPs each step executes (6 x forward matmul FLOPs: encoder, attention, masked LM head; the
 last layer at the masked positions only, as the step runs it) and that rate as a fraction of the
@@ -81,15 +81,18 @@ def measure(name, batch, seq, predictions, use_xla, steps, warmup):
   config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
                       **CONFIGS[name])
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-  pretrainer = training.Pretrainer(config, strategy, learning_rate=1e-4, num_train_steps=10 ** 6,
-                                   num_warmup_steps=0, use_xla=use_xla)
+  options = training.PretrainingOptions(
+      bert_config=config, input_files=[], output_dir="", max_seq_length=seq,
+      max_predictions_per_seq=predictions, train_batch_size=batch, learning_rate=1e-4,
+      num_train_steps=10 ** 6, num_warmup_steps=0, use_xla=use_xla)
+  run = training.Pretraining(options, strategy)
   data = synthetic_batches(batch, seq, predictions, config.vocab_size)
   dataset = tf.data.Dataset.from_tensor_slices(
       {k: np.stack([b[k] for b in data]) for k in data[0]}).repeat()
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  pretrainer.train_steps(iterator, warmup)
+  run.train_step.run(iterator, warmup)
   start = time.time()
-  pretrainer.train_steps(iterator, steps)
+  run.train_step.run(iterator, steps)
   seconds = time.time() - start
   sequences_per_second = steps * batch / seconds
   return sequences_per_second, sequences_per_second * train_flops_per_sequence(config, seq,

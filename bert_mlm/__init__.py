@@ -1,12 +1,39 @@
 """bert-mlm: Google's original BERT pretraining, ported to TensorFlow 2 and Keras 3.
 
-Modules (one stage of the pipeline each):
-  tokenization      the original FullTokenizer (BasicTokenizer + WordPiece), cached.
-  file_io           tf.gfile semantics (glob order, '\\n' lines, atomic outputs) without TF.
-  tfrecord          tf.train.Example serialization and TFRecord framing.
-  pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords.
+The map, one idea per module:
 
-Importing the package does not import TensorFlow; the data pipeline runs without it.
+  Shared (no TensorFlow)
+    errors            UsageError: bad input, said in one line by the scripts
+    schema            the pretraining example: feature names, dtypes, lengths
+    config            BertConfig: the original's hyperparameters, bert_config.json
+
+  Data side (no TensorFlow for local files)      text -> TFRecords
+    file_io           tf.gfile semantics (glob order, '\\n' lines, atomic outputs)
+    tokenization      the original's tokenization module (FullTokenizer, exact, cached)
+    tfrecord          tf.train.Example wire format and TFRecord framing
+    pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords
+
+  Model side                                     features -> losses
+    fused             GELU, LayerNorm, softmax cross entropy as compiled kernels
+    modeling          BertModel: the encoder, variables named as the original's
+    heads             gather_indexes, get_masked_lm_output, get_next_sentence_output
+    losses            the losses and metrics, defined once
+    pretraining_model BertPretrainingModel: BERT + heads, under a precision policy
+    mixed_precision   bf16/fp16 policies, fp16's dynamic loss scale
+
+  Training side                                  TFRecords -> checkpoints, eval_results.txt
+    input_pipeline    TFRecords -> batches, as the original's input_fn
+    optimization      AdamWeightDecay, LAMB, the warmup/decay schedule, clipping
+    distribute        the tf.distribute strategy from the flags
+    train_step        one optimizer step on every replica
+    evaluation        the original's metric_fn and eval_results.txt
+    checkpoints       TF1-format checkpoints by name, CheckpointManager
+    training          PretrainingOptions and the loop: run_pretraining
+
+  Tools: the scripts at the repository's top (create_pretraining_data.py, run_pretraining.py,
+  strip_checkpoint.py) parse flags and make one call into these modules.
+
+Importing the package does not import TensorFlow.
 """
 
 __version__ = "0.1.0"

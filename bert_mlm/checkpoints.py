@@ -61,11 +61,6 @@ def _first_line(error):
   return str(getattr(error, "message", error)).strip().split("\n")[0]
 
 
-def list_variables(path):
-  """{name: shape} of a checkpoint."""
-  return dict(CheckpointReader(path).shapes)
-
-
 def load_checkpoint(variables, path):
   """Loads every variable whose name is in the checkpoint; the rest keep their values.
 
@@ -79,8 +74,8 @@ def load_checkpoint(variables, path):
   Returns:
     The sorted names that were loaded.
   Raises:
-    FileNotFoundError: no checkpoint at `path`.
-    ValueError: a name's shape differs (naming it and both shapes), or the file is corrupt.
+    UsageError: no checkpoint at `path`, a name's shape differs (naming it and both shapes),
+      or the file is corrupt.
   """
   reader = CheckpointReader(path)
   matched = check_shapes(variables, reader)
@@ -190,3 +185,64 @@ def strip_optimizer_slots(input_path, output_prefix):
   kept = {name: reader.read(name) for name in reader.shapes if not is_optimizer_slot(name)}
   save_checkpoint(output_prefix, kept)
   return sorted(kept)
+
+
+class CheckpointManager(object):
+  """A training run's checkpoints: `directory/model.ckpt-<step>` and the `checkpoint` state file.
+
+  Owns what a training checkpoint holds (weights, optimizer slots, `global_step`), saving it
+  atomically, keeping the newest `max_to_keep` (the Estimator's 5), and restoring the newest.
+  With `is_writer` False (every worker but the chief) it restores but never writes.
+  """
+
+  def __init__(self, directory, variables, slots, global_step, max_to_keep=5, is_writer=True):
+    """variables: {TF1 name: variable}; slots: {name: (adam_m, adam_v)}; global_step: int64
+    variable."""
+    self.directory = directory
+    self.max_to_keep = max_to_keep
+    self.is_writer = is_writer
+    self.global_step = global_step
+    self._targets = dict(variables)
+    for name, (m, v) in slots.items():
+      self._targets[name + "/adam_m"], self._targets[name + "/adam_v"] = m, v
+    self._targets[GLOBAL_STEP] = global_step
+    self.kept = self._read_state()
+
+  def _read_state(self):
+    state = tf.train.get_checkpoint_state(self.directory)
+    if state is None:
+      return []
+    return [p if os.path.isabs(p) else os.path.join(self.directory, p)
+            for p in state.all_model_checkpoint_paths]
+
+  @property
+  def latest(self):
+    """The newest checkpoint's prefix, or None."""
+    return tf.train.latest_checkpoint(self.directory)
+
+  def restore(self, path):
+    """Loads weights, slots and global_step of a training checkpoint (all required)."""
+    loaded = load_checkpoint(self._targets, path)
+    missing = sorted(set(self._targets) - set(loaded))
+    if missing:
+      raise UsageError("Checkpoint %s is not a training checkpoint of this model: it lacks %s%s."
+                       % (path, ", ".join(missing[:3]), " and %d more" % (len(missing) - 3)
+                          if len(missing) > 3 else ""))
+
+  def save(self):
+    """Saves `model.ckpt-<global_step>`, drops the oldest beyond max_to_keep, rewrites the state
+    file; returns the prefix (None where this process does not write)."""
+    if not self.is_writer:
+      return None
+    step = int(self.global_step.numpy())
+    prefix = os.path.join(self.directory, "model.ckpt-%d" % step)
+    tensors = {name: tf.convert_to_tensor(v) for name, v in self._targets.items()}
+    save_checkpoint(prefix, tensors)
+    if prefix in self.kept:
+      self.kept.remove(prefix)
+    self.kept.append(prefix)
+    while len(self.kept) > self.max_to_keep:
+      delete_checkpoint(self.kept.pop(0))
+    write_checkpoint_state(self.directory, self.kept)
+    logging.info("Saved checkpoint %s", prefix)
+    return prefix

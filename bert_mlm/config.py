@@ -50,7 +50,7 @@ class BertConfig(object):
     self.validate()
 
   def validate(self):
-    """Raises ValueError naming the field whose value can't build a model."""
+    """Raises UsageError naming the field whose value can't build a model."""
     for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                  "intermediate_size", "max_position_embeddings", "type_vocab_size"):
       value = getattr(self, name)
@@ -111,7 +111,7 @@ class BertConfig(object):
 
 
 def check_vocab_size(config, vocab_file):
-  """Raises ValueError if the vocabulary file's size differs from `config.vocab_size`.
+  """Raises UsageError if the vocabulary file's size differs from `config.vocab_size`.
 
   A mismatch trains silently on wrong ids (or fails with NaN later); catch it before any step.
   """

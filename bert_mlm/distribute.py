@@ -24,7 +24,7 @@ def get_strategy(distribution_strategy="", use_tpu=False, tpu_name=None, tpu_zon
   """The strategy named (or chosen as described in the module docstring).
 
   Raises:
-    ValueError: an unknown name, a name that does not fit the flags or hardware (tpu without a
+    UsageError: an unknown name, a name that does not fit the flags or hardware (tpu without a
       reachable TPU, --use_tpu with another strategy), or a TPU whose core count is not
       `num_tpu_cores`.
   """

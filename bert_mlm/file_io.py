@@ -10,7 +10,7 @@ The original reads its inputs through `tf.gfile`; what matters for identical out
     is dropped (TensorFlow's line reader skips it anywhere in a line, so "a\\rb" reads "ab"), and
     lines are decoded as strict UTF-8.
 
-Local paths use Python's own I/O (TensorFlow costs seconds and ~700 MB just to import); paths
+Local paths use Python's own I/O (importing TensorFlow alone costs seconds and hundreds of MB); paths
 with a scheme (`gs://...`) go through `tf.io.gfile`, imported only then.
 
 Outputs are written to a temporary name beside the final one and renamed into place when
@@ -75,7 +75,7 @@ def expand_patterns(patterns, flag="--input_file"):
   """Comma-separated paths or globs -> files, each globbed as `glob` does, in order.
 
   Raises:
-    ValueError: a pattern matches no file (naming the flag and the pattern).
+    UsageError: a pattern matches no file (naming the flag and the pattern).
   """
   files = []
   for pattern in patterns.split(","):
@@ -93,8 +93,8 @@ def read_text_lines(path):
   starts at 1.
 
   Raises:
-    FileNotFoundError: `path` does not exist.
-    ValueError: a line is not valid UTF-8 (naming the file, line and byte offset).
+    UsageError: `path` does not exist or is a directory, or a line is not valid UTF-8 (naming
+      the file, line and byte offset).
   """
   opener = _gfile().GFile if _is_remote(path) else open
   if not _is_remote(path) and not os.path.isfile(path):
@@ -121,8 +121,7 @@ class AtomicOutputs(object):
     # temporary files are removed, so an existing file under a final name is left untouched.
 
   Raises (on entry):
-    ValueError: an output name is empty or repeated.
-    OSError: an output cannot be created (naming the path).
+    UsageError: an output name is empty or repeated, or cannot be created (naming the path).
   """
 
   def __init__(self, paths):

@@ -1,8 +1,13 @@
-"""The original's pretraining heads (`run_pretraining.py`), and the model that joins them to BERT.
+"""The original's pretraining heads (its `run_pretraining.py`): masked LM and next sentence.
+
+`get_masked_lm_output` and `get_next_sentence_output` are the original's functions, with its
+signatures and return values `(loss, per_example_loss, log_probs)`. The original creates the
+heads' variables inside them; here Keras layers own the variables (so that each variable's path
+is its TF1 name) and pass them in as keyword arguments, and the functions are the computation:
 
   cls/predictions/transform/dense/{kernel, bias}      masked LM transform, hidden activation
   cls/predictions/transform/LayerNorm/{gamma, beta}
-  cls/predictions/output_bias                         [vocab_size]; output weights are tied to
+  cls/predictions/output_bias                         [V]; the output weights are tied to
                                                       bert/embeddings/word_embeddings
   cls/seq_relationship/{output_weights [2, H], output_bias [2]}
 
@@ -13,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from bert_mlm import fused
+from bert_mlm import losses
 from bert_mlm import modeling
 
 
@@ -33,10 +39,60 @@ def gather_indexes(sequence_tensor, positions):
   return tf.gather(flat_sequence, flat_positions)
 
 
+def get_masked_lm_output(bert_config, input_tensor, output_weights, positions, label_ids,
+                         label_weights, *, transform, output_bias):
+  """The masked LM loss: gather the masked positions, transform, tied output layer, softmax.
+
+  Args:
+    bert_config: the BertConfig (the original builds the variables from it; here `transform`
+      and `output_bias` were built from it).
+    input_tensor: the sequence output [B, S, H].
+    output_weights: the word embedding table [V, H].
+    positions, label_ids: int [B, P]; label_weights: float [B, P] (1.0 real, 0.0 padding).
+    transform: dense (H -> H, the config's hidden activation), then LayerNorm (`cls/predictions/
+      transform`).
+    output_bias: [V].
+  Returns:
+    (loss: scalar, per_example_loss: [B * P], log_probs: [B * P, V]); the loss is
+    `losses.masked_lm_loss`, the label-weighted mean with the original's 1e-5.
+  """
+  del bert_config  # its shapes are in the variables passed in
+  input_tensor = transform(gather_indexes(input_tensor, positions))
+  logits = tf.matmul(input_tensor, tf.cast(output_weights, input_tensor.dtype), transpose_b=True)
+  logits = tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype))
+  logits = tf.cast(logits, tf.float32)  # softmax and losses in float32 under mixed precision
+  label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
+  # The label's negative log-prob read directly, not summed against a one-hot vector: the same
+  # number, every other term of that sum being an exact zero.
+  per_example_loss = fused.softmax_cross_entropy(logits, label_ids)
+  log_probs = tf.nn.log_softmax(logits, axis=-1)  # only evaluation reads it; training prunes it
+  loss = losses.masked_lm_loss(per_example_loss, label_weights)
+  return loss, per_example_loss, log_probs
+
+
+def get_next_sentence_output(bert_config, input_tensor, labels, *, output_weights, output_bias):
+  """The next sentence loss: a 2-way softmax on the pooled output (label 1 = random next).
+
+  Args:
+    bert_config: the BertConfig (the variables passed in were built from it).
+    input_tensor: the pooled output [B, H].
+    labels: int [B, 1] or [B].
+    output_weights: [2, H]; output_bias: [2].
+  Returns:
+    (loss: scalar mean, per_example_loss: [B], log_probs: [B, 2]).
+  """
+  del bert_config
+  logits = tf.matmul(input_tensor, tf.cast(output_weights, input_tensor.dtype), transpose_b=True)
+  logits = tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype))
+  logits = tf.cast(logits, tf.float32)
+  labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+  per_example_loss = fused.softmax_cross_entropy(logits, labels)
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  return losses.next_sentence_loss(per_example_loss), per_example_loss, log_probs
+
+
 class MaskedLmHead(keras.layers.Layer):
-  """`cls/predictions`: the original's get_masked_lm_output. The per-example loss is the label's
-  negative log-prob read directly (`fused.softmax_cross_entropy`) rather than summed against a
-  one-hot vector: the same number, every other term of that sum being an exact zero."""
+  """`cls/predictions`: the variables of get_masked_lm_output, which its call runs."""
 
   def __init__(self, config, name="predictions", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -51,29 +107,10 @@ class MaskedLmHead(keras.layers.Layer):
     self.built = True
 
   def call(self, sequence_output, output_weights, positions, label_ids, label_weights):
-    """Masked LM loss.
-
-    Args:
-      sequence_output: [B, S, H].
-      output_weights: the word embedding table [V, H].
-      positions, label_ids: int [B, P]; label_weights: float [B, P] (1.0 real, 0.0 padding).
-    Returns:
-      (loss: scalar, per_example_loss: [B * P], log_probs: [B * P, V]); the loss is the
-      label-weighted mean, with 1e-5 added to the weight sum as the original does.
-    """
-    input_tensor = self.transform(gather_indexes(sequence_output, positions))
-    logits = tf.matmul(input_tensor, tf.cast(output_weights, input_tensor.dtype),
-                       transpose_b=True)
-    logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, logits.dtype))
-    logits = tf.cast(logits, tf.float32)  # [B * P, V]
-    label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
-    label_weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
-    per_example_loss = fused.softmax_cross_entropy(logits, label_ids)
-    # Only evaluation reads these; a training step prunes them.
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    numerator = tf.reduce_sum(label_weights * per_example_loss)
-    denominator = tf.reduce_sum(label_weights) + 1e-5
-    return numerator / denominator, per_example_loss, log_probs
+    """See get_masked_lm_output."""
+    return get_masked_lm_output(self.config, sequence_output, output_weights, positions,
+                                label_ids, label_weights, transform=self.transform,
+                                output_bias=self.output_bias)
 
 
 class _Transform(keras.layers.Layer):
@@ -96,7 +133,7 @@ class _Transform(keras.layers.Layer):
 
 
 class NextSentenceHead(keras.layers.Layer):
-  """`cls/seq_relationship`: the original's get_next_sentence_output."""
+  """`cls/seq_relationship`: the variables of get_next_sentence_output, which its call runs."""
 
   def __init__(self, config, name="seq_relationship", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -112,18 +149,10 @@ class NextSentenceHead(keras.layers.Layer):
     self.built = True
 
   def call(self, pooled_output, labels):
-    """pooled_output: [B, H]; labels: int [B, 1] or [B] (1 = random next).
-
-    Returns (loss: scalar mean, per_example_loss: [B], log_probs: [B, 2]).
-    """
-    logits = tf.matmul(pooled_output, tf.cast(self.output_weights, pooled_output.dtype),
-                       transpose_b=True)
-    logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, logits.dtype))
-    logits = tf.cast(logits, tf.float32)
-    labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-    per_example_loss = fused.softmax_cross_entropy(logits, labels)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    return tf.reduce_mean(per_example_loss), per_example_loss, log_probs
+    """See get_next_sentence_output."""
+    return get_next_sentence_output(self.config, pooled_output, labels,
+                                    output_weights=self.output_weights,
+                                    output_bias=self.output_bias)
 
 
 class PretrainingHeads(keras.layers.Layer):
@@ -138,73 +167,3 @@ class PretrainingHeads(keras.layers.Layer):
     self.predictions = MaskedLmHead(self.config)
     self.seq_relationship = NextSentenceHead(self.config)
     self.built = True
-
-
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
-                 "masked_lm_ids", "masked_lm_weights", "next_sentence_labels")
-
-
-class BertPretrainingModel(keras.Model):
-  """BERT plus the pretraining heads: the original's model_fn up to the loss.
-
-  Variables carry the original's TF1 names (`bert/...`, `cls/...`); see `variables_by_name`.
-  """
-
-  def __init__(self, config, name="bert_pretraining", **kwargs):
-    super().__init__(name=name, **kwargs)
-    self.config = config
-    # Built here, outside this model's name scope, so that paths start at `bert/` and `cls/`.
-    self.bert = modeling.BertModel(config)
-    self.cls = PretrainingHeads(config)
-    self.built = True
-
-  def variables_by_name(self):
-    """{TF1 name: variable} of every model variable."""
-    return variables_by_name(self)
-
-  def call(self, features, training=False, masked_positions_only=False):
-    """features: the seven pretraining features (see FEATURE_NAMES), [B, S] / [B, P] / [B, 1].
-
-    Returns a dict: total_loss, masked_lm_loss, masked_lm_example_loss [B * P],
-    masked_lm_log_probs [B * P, V], next_sentence_loss, next_sentence_example_loss [B],
-    next_sentence_log_probs [B, 2], sequence_output [B, S, H], pooled_output [B, H].
-
-    masked_positions_only: run the last encoder layer only where the heads read it (the masked
-    positions and [CLS]; see BertModel's output_positions): the same losses and log-probs for
-    less work (in BERT-Base, 6% of the step's FLOPs; 13% with 4 layers); sequence_output is then
-    the rows at masked_lm_positions, [B, P, H].
-    """
-    positions = features["masked_lm_positions"]
-    bert_outputs = self.bert(features["input_ids"], features["input_mask"],
-                             features["segment_ids"], training=training,
-                             output_positions=positions if masked_positions_only else None)
-    if masked_positions_only:
-      # sequence_output already holds the masked rows, in order.
-      positions = tf.broadcast_to(tf.range(tf.shape(positions)[1]), tf.shape(positions))
-    masked_lm_loss, masked_lm_example_loss, masked_lm_log_probs = self.cls.predictions(
-        bert_outputs["sequence_output"], self.bert.embedding_table, positions,
-        features["masked_lm_ids"], features["masked_lm_weights"])
-    next_sentence_loss, next_sentence_example_loss, next_sentence_log_probs = (
-        self.cls.seq_relationship(bert_outputs["pooled_output"],
-                                  features["next_sentence_labels"]))
-    return {
-        "total_loss": masked_lm_loss + next_sentence_loss,
-        "masked_lm_loss": masked_lm_loss,
-        "masked_lm_example_loss": masked_lm_example_loss,
-        "masked_lm_log_probs": masked_lm_log_probs,
-        "next_sentence_loss": next_sentence_loss,
-        "next_sentence_example_loss": next_sentence_example_loss,
-        "next_sentence_log_probs": next_sentence_log_probs,
-        "sequence_output": bert_outputs["sequence_output"],
-        "pooled_output": bert_outputs["pooled_output"],
-    }
-
-
-def variables_by_name(model):
-  """{variable path: variable} of a model whose paths are TF1 names; a repeated name is a bug."""
-  names = {}
-  for variable in model.weights:
-    if variable.path in names:
-      raise ValueError("Two variables share the name %s" % variable.path)
-    names[variable.path] = variable
-  return names

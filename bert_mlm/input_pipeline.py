@@ -26,7 +26,7 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq):
   """Reads the first record of each file and checks every feature's length.
 
   Raises:
-    ValueError: a file is empty or not a TFRecord of pretraining examples, or a feature has
+    UsageError: a file is empty or not a TFRecord of pretraining examples, or a feature has
       another length (naming the file, the feature and both lengths).
   """
   expected = schema.feature_lengths(max_seq_length, max_predictions_per_seq)

@@ -80,8 +80,8 @@ class Dropout(keras.layers.Layer):
   draw below it), scale the kept ones by 1 / (1 - rate); the identity outside training.
 
   Keras' Dropout does the same with TensorFlow's default random algorithm ("auto_select"),
-  which XLA compiles on CPU into a generator 60 times slower than naming Philox, as here
-  (a [32, 4, 128, 128] draw: 385 ms against 6 ms). Seeded, like Keras', by
+  which XLA compiles on CPU into a far slower generator than naming Philox, as here (measured
+  in benchmarks/README.md). Seeded, like Keras', by
   keras.utils.set_random_seed; under tf.distribute each replica folds its id into the seed, so
   the replicas' shares of a batch get independent masks, as on one device.
   """

@@ -114,10 +114,6 @@ class AdamWeightDecay(object):
     v.assign(next_v)
     return param.assign(next_param)
 
-  def slot_tensors(self):
-    """{name: {"adam_m": value, "adam_v": value}} for `checkpoints.model_tensors`."""
-    return {name: {"adam_m": m, "adam_v": v} for name, (m, v) in self.slots.items()}
-
 
 class Lamb(AdamWeightDecay):
   """LAMB (You et al., 2019), the large-batch optimizer: Adam moments with bias correction, then
@@ -162,7 +158,20 @@ OPTIMIZERS = ("adamw", "lamb")
 
 
 def create_optimizer(name, variables, step):
-  """"adamw" (the original's AdamWeightDecay) or "lamb", over {TF1 name: variable}."""
+  """"adamw" (the original's AdamWeightDecay) or "lamb", over {TF1 name: variable}.
+
+  The original's `create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu)`
+  built the whole update as one graph op. Here its parts have their own places, and its
+  arguments map onto them:
+    loss              the training step differentiates it (`train_step.TrainStep`), then clips
+                      with `clip_scale` and calls this optimizer's `apply_one` per variable;
+    init_lr, num_train_steps, num_warmup_steps
+                      `learning_rate(step, init_lr, num_train_steps, num_warmup_steps)`, read
+                      by the step each iteration (`PretrainingOptions.learning_rate` etc.);
+    use_tpu           the tf.distribute strategy (`distribute.get_strategy`): no
+                      CrossShardOptimizer, gradients are all-reduced by the strategy;
+    global_step       `step` here, incremented by the training step after the update.
+  """
   if name == "adamw":
     return AdamWeightDecay(variables)
   if name == "lamb":

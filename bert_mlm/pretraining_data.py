@@ -43,7 +43,7 @@ class DataOptions:
   preserve_unused_tokens: bool = False
 
   def validate(self):
-    """Raises ValueError naming the first flag whose value can't work."""
+    """Raises UsageError naming the first flag whose value can't work."""
     if self.max_seq_length < _MIN_SEQ_LENGTH:
       raise UsageError(
           "--max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs at least %d positions."

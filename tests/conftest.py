@@ -6,11 +6,9 @@ import sys
 
 import pytest
 
+from tests.helpers import REPO, SAMPLE_DATA, TEST_DATA
 from tests.reference import original
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TEST_DATA = os.path.join(REPO, "tests", "data")
-SAMPLE_DATA = os.path.join(REPO, "sample_data")
 
 
 def pytest_configure(config):
@@ -43,6 +41,6 @@ def multilingual_corpus():
 def english_corpus(tmp_path_factory):
   """About 300 KB of real English prose: Python standard library docstrings."""
   path = str(tmp_path_factory.mktemp("corpus") / "english.txt")
-  subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "build_corpus.py"),
+  subprocess.run([sys.executable, os.path.join(REPO, "tests", "english_corpus.py"),
                   "--output", path, "--megabytes", "0.3"], check=True, capture_output=True)
   return path

@@ -12,8 +12,8 @@ import tensorflow as tf
 from bert_mlm.errors import UsageError
 from bert_mlm import checkpoints
 from bert_mlm.config import BertConfig
-from bert_mlm.heads import BertPretrainingModel
-from tests.conftest import REPO
+from bert_mlm.pretraining_model import BertPretrainingModel
+from tests.helpers import REPO
 
 _SMALL = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=32, max_position_embeddings=20, type_vocab_size=2)
@@ -30,7 +30,7 @@ def test_round_trip_with_global_step_and_slots(tmp_path):
   slots = {name: {"adam_m": tf.ones(v.shape) * 2, "adam_v": tf.ones(v.shape) * 3}
            for name, v in variables.items()}
   prefix = _save(model, str(tmp_path / "model.ckpt-12"), global_step=12, slots=slots)
-  shapes = checkpoints.list_variables(prefix)
+  shapes = checkpoints.CheckpointReader(prefix).shapes
   assert len(shapes) == 3 * len(variables) + 1
   assert shapes["global_step"] == ()
   assert tf.train.load_checkpoint(prefix).get_tensor("global_step") == 12
@@ -52,7 +52,8 @@ def test_strip_command_line(tmp_path):
   subprocess.run([sys.executable, os.path.join(REPO, "strip_checkpoint.py"),
                   "--input_checkpoint=" + prefix, "--output_checkpoint=" + str(tmp_path / "s")],
                  check=True, capture_output=True)
-  assert not any(n.endswith("adam_m") for n in checkpoints.list_variables(str(tmp_path / "s")))
+  stripped = checkpoints.CheckpointReader(str(tmp_path / "s")).shapes
+  assert not any(n.endswith("adam_m") for n in stripped)
 
 
 def test_partial_checkpoint_loads_matching_names_only(tmp_path):

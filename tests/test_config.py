@@ -8,7 +8,7 @@ import pytest
 
 from bert_mlm.errors import UsageError
 from bert_mlm.config import BertConfig, check_vocab_size
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "configs", "*.json"))))

@@ -9,41 +9,14 @@ import tensorflow as tf
 
 from bert_mlm import checkpoints
 from bert_mlm.config import BertConfig
-from bert_mlm.heads import BertPretrainingModel
+from bert_mlm.pretraining_model import BertPretrainingModel
+from tests.helpers import TINY_CONFIG as _TINY
+from tests.helpers import make_features
 from tests.reference import original_model
 
 _OUTPUTS = ("sequence_output", "pooled_output", "masked_lm_loss", "masked_lm_example_loss",
             "masked_lm_log_probs", "next_sentence_loss", "next_sentence_example_loss",
             "next_sentence_log_probs", "total_loss")
-
-_TINY = dict(vocab_size=211, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
-             intermediate_size=96, hidden_act="gelu", hidden_dropout_prob=0.1,
-             attention_probs_dropout_prob=0.1, max_position_embeddings=40, type_vocab_size=2,
-             initializer_range=0.2)  # wider than 0.02, so that differences would show
-
-
-def make_features(config, batch_size=3, seq_length=24, max_predictions=6, seed=0):
-  """A pretraining batch with padding, segment B, and padded predictions."""
-  rng = np.random.RandomState(seed)
-  input_ids = rng.randint(0, config["vocab_size"], (batch_size, seq_length)).astype(np.int32)
-  input_mask = np.ones((batch_size, seq_length), np.int32)
-  segment_ids = np.zeros((batch_size, seq_length), np.int32)
-  positions = np.zeros((batch_size, max_predictions), np.int32)
-  label_ids = np.zeros((batch_size, max_predictions), np.int32)
-  weights = np.zeros((batch_size, max_predictions), np.float32)
-  for b in range(batch_size):
-    length = seq_length - 5 * b  # later rows padded
-    input_mask[b, length:] = 0
-    input_ids[b, length:] = 0
-    segment_ids[b, length // 2:length] = 1
-    count = max_predictions - b
-    positions[b, :count] = np.sort(rng.choice(np.arange(1, length - 1), count, replace=False))
-    label_ids[b, :count] = rng.randint(0, config["vocab_size"], count)
-    weights[b, :count] = 1.0
-  return dict(input_ids=input_ids, input_mask=input_mask, segment_ids=segment_ids,
-              masked_lm_positions=positions, masked_lm_ids=label_ids, masked_lm_weights=weights,
-              next_sentence_labels=(np.arange(batch_size) % 2).reshape(-1, 1).astype(np.int32))
-
 
 def assert_close(ours, theirs, rtol=1e-5):
   for name in _OUTPUTS:

@@ -7,15 +7,12 @@ import tensorflow as tf
 from bert_mlm import checkpoints
 from bert_mlm import optimization
 from bert_mlm.config import BertConfig
-from bert_mlm.heads import BertPretrainingModel
-from tests import compare
+from bert_mlm.pretraining_model import BertPretrainingModel
+from tests import helpers
 from tests.reference import original_model
-from tests.test_modeling import make_features
+from tests.helpers import make_features
 
-_CONFIG = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-               intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.0,
-               attention_probs_dropout_prob=0.0, max_position_embeddings=24, type_vocab_size=2,
-               initializer_range=0.2)
+_CONFIG = helpers.TRAIN_CONFIG
 
 
 def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
@@ -55,7 +52,7 @@ def test_steps_match_original(tmp_path, num_train_steps, num_warmup_steps):
     for key in ("learning_rate", "total_loss", "masked_lm_loss", "next_sentence_loss"):
       np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7,
                                  err_msg="step %d %s" % (i, key))
-  compare.assert_states_close(our_final, theirs["variables"])
+  helpers.assert_states_close(our_final, theirs["variables"])
 
 
 def test_learning_rate_schedule():

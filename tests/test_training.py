@@ -10,40 +10,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm.errors import UsageError
 from bert_mlm import checkpoints
 from bert_mlm import input_pipeline
-from bert_mlm import tfrecord
 from bert_mlm import training
 from bert_mlm.config import BertConfig
-from bert_mlm.heads import BertPretrainingModel
-from tests import compare
-from tests.conftest import REPO
+from bert_mlm.errors import UsageError
+from bert_mlm.pretraining_model import BertPretrainingModel
+from tests import helpers
+from tests.helpers import REPO
+from tests.helpers import history_table
+from tests.helpers import make_features
+from tests.helpers import write_records
 from tests.reference import original_model
-from tests.test_modeling import make_features
 
-_CONFIG = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-               intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.0,
-               attention_probs_dropout_prob=0.0, max_position_embeddings=24, type_vocab_size=2,
-               initializer_range=0.2)
+_CONFIG = helpers.TRAIN_CONFIG
 _SEQ, _PRED, _BATCH = 24, 4, 4
-
-
-def write_records(path, batches):
-  """Writes the rows of feature batches as pretraining TFRecords, in order."""
-  schema = tfrecord.ExampleSchema(
-      [(n, tfrecord.FLOAT if n == "masked_lm_weights" else tfrecord.INT64)
-       for n in input_pipeline.feature_lengths(1, 1)])
-  with open(path, "wb") as f:
-    for batch in batches:
-      for row in range(len(batch["input_ids"])):
-        payloads = []
-        for name, _ in schema.features:
-          values = np.asarray(batch[name][row]).reshape(-1).tolist()
-          payloads.append(tfrecord.pack_floats(values) if name == "masked_lm_weights"
-                          else tfrecord.pack_int64s(values))
-        f.write(tfrecord.frame(schema.serialize(payloads)))
-  return path
 
 
 def _batches(count, seed=0):
@@ -74,6 +55,7 @@ def test_training_matches_original_step_for_step(tmp_path):
   theirs = original_model.run_original_training(_CONFIG, batches, init, 1e-2, 6, 2)
   history, _ = training.run_pretraining(_options(tmp_path, records, init_checkpoint=init),
                                         _one_device())
+  history = history_table(history)
   # Clipping is active (global norm above 1.0) and tokens repeat within a batch, so the update
   # depends on how the word-embedding gradient's rows are combined before the norm: summed
   # per token, as the original's graph aggregates them (counted row by row, the norm differs).
@@ -91,7 +73,7 @@ def test_training_matches_original_step_for_step(tmp_path):
         err_msg="step %d" % step)
   final = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-6"))
   assert final.get_tensor("global_step") == 6
-  compare.assert_states_close({n: final.get_tensor(n) for n in final.get_variable_to_shape_map()},
+  helpers.assert_states_close({n: final.get_tensor(n) for n in final.get_variable_to_shape_map()},
                               theirs["variables"])
   state = tf.train.get_checkpoint_state(str(tmp_path / "out"))
   assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
@@ -118,42 +100,6 @@ def test_eval_metrics_match_original(tmp_path):
   assert lines[0] == "global_step = 0"
 
 
-_MIRRORED = r"""
-import sys, json, numpy as np, tensorflow as tf
-tf.config.set_logical_device_configuration(
-    tf.config.list_physical_devices("CPU")[0],
-    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-sys.path.insert(0, sys.argv[1])
-from bert_mlm import training
-from bert_mlm.config import BertConfig
-from bert_mlm.heads import BertPretrainingModel
-from tests import compare
-out = {}
-for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
-                       ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
-  options = training.PretrainingOptions(
-      bert_config=BertConfig.from_dict(json.loads(sys.argv[2])), input_files=[sys.argv[3]],
-      output_dir=sys.argv[4] + "/" + name, init_checkpoint=sys.argv[5], max_seq_length=24,
-      max_predictions_per_seq=4, do_train=True, train_batch_size=4, learning_rate=1e-2,
-      num_train_steps=5, num_warmup_steps=2, save_checkpoints_steps=5, iterations_per_loop=5,
-      train_shuffle=False)
-  assert strategy.num_replicas_in_sync == (1 if name == "one" else 2)
-  history, _ = training.run_pretraining(options, strategy)
-  reader = tf.train.load_checkpoint(sys.argv[4] + "/" + name + "/model.ckpt-5")
-  out[name] = (history, {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()})
-np.testing.assert_allclose(out["one"][0], out["two"][0], rtol=1e-5, atol=1e-7)
-one, two = out["one"][1], out["two"][1]
-compare.assert_states_close(two, one)
-assert one["global_step"] == two["global_step"] == 5
-# Dropout: the two replicas draw different masks (each folds its replica id into the seed).
-from bert_mlm import modeling
-with strategy.scope():
-  dropout = modeling.Dropout(0.5)
-masks = strategy.experimental_local_results(tf.function(
-    lambda: strategy.run(lambda: dropout(tf.ones([64]), training=True)))())
-assert not np.array_equal(masks[0].numpy(), masks[1].numpy())
-print("MIRRORED_OK", out["one"][0][:, 0].tolist())
-"""
 
 
 @pytest.mark.slow
@@ -163,8 +109,9 @@ def test_two_replicas_equal_one_device(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
-  result = subprocess.run([sys.executable, "-c", _MIRRORED, REPO, json.dumps(_CONFIG), records,
-                           str(tmp_path), init], capture_output=True, text=True)
+  result = subprocess.run([sys.executable, os.path.join(helpers.SCRIPTS, "mirrored_parity.py"),
+                           REPO, json.dumps(_CONFIG), records, str(tmp_path), init],
+                          capture_output=True, text=True)
   assert "MIRRORED_OK" in result.stdout, result.stderr[-3000:]
 
 
@@ -189,11 +136,7 @@ def _cli(args):
 
 
 def _config_file(tmp_path, config=None):
-  import json  # pylint: disable=g-import-not-at-top
-  path = str(tmp_path / "bert_config.json")
-  with open(path, "w") as f:
-    json.dump(config or _CONFIG, f)
-  return path
+  return helpers.write_config(str(tmp_path / "bert_config.json"), config or _CONFIG)
 
 
 @pytest.mark.slow
@@ -216,7 +159,7 @@ def test_resume_after_sigkill(tmp_path):
   for name in os.listdir(str(out)):
     if name.endswith(".index"):
       prefix = str(out / name[:-len(".index")])
-      assert len(checkpoints.list_variables(prefix)) > 0
+      assert len(checkpoints.CheckpointReader(prefix).shapes) > 0
   killed_at = int(tf.train.load_checkpoint(tf.train.latest_checkpoint(str(out))).get_tensor(
       "global_step"))
   assert 20 <= killed_at < 400
@@ -307,7 +250,7 @@ def test_xla_gives_the_same_losses(tmp_path):
   for use_xla in (False, True):
     options = _options(tmp_path, records, init_checkpoint=init, use_xla=use_xla, num_train_steps=4,
                        output_dir=str(tmp_path / ("xla" if use_xla else "plain")))
-    histories.append(training.run_pretraining(options, _one_device())[0])
+    histories.append(history_table(training.run_pretraining(options, _one_device())[0]))
   np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)
 
 
@@ -316,6 +259,7 @@ def test_lamb_trains(tmp_path):
   options = _options(tmp_path, records, optimizer="lamb", learning_rate=1e-2, num_train_steps=30,
                      num_warmup_steps=0, iterations_per_loop=10, save_checkpoints_steps=30)
   history, _ = training.run_pretraining(options, _one_device())
+  history = history_table(history)
   assert history[-1][0] < 0.5 * history[0][0]  # it fits the single repeated batch
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-30"))
   assert "bert/pooler/dense/kernel/adam_m" in reader.get_variable_to_shape_map()
@@ -334,12 +278,12 @@ def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
                        gradient_accumulation_steps=accumulation, num_train_steps=2,
                        save_checkpoints_steps=2, output_dir=str(tmp_path / name))
     history, _ = training.run_pretraining(options, _one_device())
-    reader = tf.train.load_checkpoint(str(tmp_path / name / "model.ckpt-2"))
-    runs[name] = history, {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+    runs[name] = (history_table(history),
+                  helpers.read_checkpoint(str(tmp_path / name / "model.ckpt-2")))
   np.testing.assert_allclose(runs["accumulated"][0], runs["big"][0], rtol=1e-5, atol=1e-7)
   big, accumulated = runs["big"][1], runs["accumulated"][1]
   assert accumulated["global_step"] == big["global_step"] == 2
-  compare.assert_states_close(accumulated, big)
+  helpers.assert_states_close(accumulated, big)
   with pytest.raises(ValueError, match="--gradient_accumulation_steps=0 must be positive"):
     training.run_pretraining(_options(tmp_path, records, gradient_accumulation_steps=0),
                              _one_device())
@@ -378,7 +322,7 @@ def test_multi_worker_two_local_processes(tmp_path):
   assert latest.endswith("model.ckpt-6")
   reader = tf.train.load_checkpoint(latest)
   assert reader.get_tensor("global_step") == 6
-  assert len(checkpoints.list_variables(latest)) == 3 * 46 + 1
+  assert len(checkpoints.CheckpointReader(latest).shapes) == 3 * 46 + 1
   with open(str(out / "eval_results.txt")) as f:
     assert "global_step = 6" in f.read()
 
@@ -393,7 +337,7 @@ def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
     options = _options(tmp_path, records, init_checkpoint=init, mixed_precision=precision,
                        num_train_steps=4, learning_rate=1e-3,
                        output_dir=str(tmp_path / (precision or "fp32")))
-    histories[precision] = training.run_pretraining(options, _one_device())[0]
+    histories[precision] = history_table(training.run_pretraining(options, _one_device())[0])
   np.testing.assert_allclose(histories[mixed_precision][:, :3], histories[""][:, :3],
                              rtol=tolerance)
   # Variables, slots and checkpoints stay float32.
@@ -406,21 +350,20 @@ def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
 def test_fp16_overflow_skips_the_step(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"), _batches(2, seed=95))
   options = _options(tmp_path, records, mixed_precision="fp16", num_train_steps=3,
-                     iterations_per_loop=1, save_checkpoints_steps=100)
+                     num_warmup_steps=0, iterations_per_loop=1, save_checkpoints_steps=100)
   options.validate(1)
-  pretrainer = training.Pretrainer(options.bert_config, _one_device(), learning_rate=1e-2,
-                                  num_warmup_steps=0, mixed_precision="fp16")
-  pretrainer.loss_scale.assign(2.0 ** 60)  # every gradient overflows in fp16
-  before = pretrainer.variables["bert/pooler/dense/kernel"].numpy()
+  run = training.Pretraining(options, _one_device())
+  run.loss_scale.scale.assign(2.0 ** 60)  # every gradient overflows in fp16
+  before = run.variables["bert/pooler/dense/kernel"].numpy()
   dataset = input_pipeline.make_dataset([records], _SEQ, _PRED, _BATCH, is_training=True,
                                         shuffle=False)
-  iterator = iter(pretrainer.strategy.experimental_distribute_dataset(dataset))
-  records_out = pretrainer.train_steps(iterator, 1)
+  iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
+  records_out = history_table(run.train_step.run(iterator, 1))
   assert np.all(np.isfinite(records_out[:, :3]))  # the loss itself is fine
-  assert int(pretrainer.global_step.numpy()) == 0  # the step was skipped
-  assert float(pretrainer.loss_scale.numpy()) == 2.0 ** 59
-  np.testing.assert_array_equal(pretrainer.variables["bert/pooler/dense/kernel"].numpy(), before)
-  pretrainer.loss_scale.assign(2.0 ** 10)
-  pretrainer.train_steps(iterator, 1)
-  assert int(pretrainer.global_step.numpy()) == 1
-  assert not np.array_equal(pretrainer.variables["bert/pooler/dense/kernel"].numpy(), before)
+  assert int(run.global_step.numpy()) == 0  # the step was skipped
+  assert float(run.loss_scale.scale.numpy()) == 2.0 ** 59
+  np.testing.assert_array_equal(run.variables["bert/pooler/dense/kernel"].numpy(), before)
+  run.loss_scale.scale.assign(2.0 ** 10)
+  run.train_step.run(iterator, 1)
+  assert int(run.global_step.numpy()) == 1
+  assert not np.array_equal(run.variables["bert/pooler/dense/kernel"].numpy(), before)

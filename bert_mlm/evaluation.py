@@ -1,0 +1,63 @@
+"""The original's evaluation: its metric_fn over `max_eval_steps` batches, and eval_results.txt.
+
+  masked_lm_accuracy, masked_lm_loss      weighted by masked_lm_weights
+  next_sentence_accuracy, next_sentence_loss
+  loss                                    the mean of the batches' total losses
+  global_step                             of the weights evaluated
+"""
+
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from bert_mlm import losses
+from bert_mlm import train_step
+
+
+class Evaluator(object):
+  """Runs the model in inference mode on every replica and adds up the metric sums."""
+
+  def __init__(self, strategy, model):
+    self.strategy = strategy
+    self.model = model
+    self._step = tf.function(self._step_fn)
+
+  def _replica_sums(self, features):
+    outputs = self.model(features, training=False, masked_positions_only=True)
+    sums = losses.metric_sums(outputs, features)
+    denominators = losses.global_denominators([features])
+    sums["total_loss"] = losses.pretraining_losses(outputs, features, denominators)["total_loss"]
+    return sums
+
+  def _step_fn(self, iterator):
+    return train_step.reduce_sum(self.strategy, self.strategy.run(self._replica_sums,
+                                                                  args=(next(iterator),)))
+
+  def evaluate(self, iterator, num_steps, global_step):
+    """The metrics over `num_steps` batches of `iterator`, as a dict (see the module doc)."""
+    sums = {}
+    batch_losses = []
+    for _ in range(num_steps):
+      batch = {k: v.numpy().astype(np.float64) for k, v in self._step(iterator).items()}
+      batch_losses.append(batch.pop("total_loss"))
+      sums = {k: sums.get(k, 0.0) + v for k, v in batch.items()}
+    result = losses.metrics(sums)
+    result["loss"] = float(np.float32(np.mean(batch_losses)))
+    result["global_step"] = int(global_step)
+    return result
+
+
+def write_eval_results(output_dir, result):
+  """Writes `output_dir/eval_results.txt` (`key = value`, sorted) as the original does, and
+  logs it; atomically."""
+  path = os.path.join(output_dir, "eval_results.txt")
+  temporary = path + ".tmp-%d" % os.getpid()
+  with tf.io.gfile.GFile(temporary, "w") as writer:
+    logging.info("***** Eval results *****")
+    for key in sorted(result):
+      logging.info("  %s = %s", key, str(result[key]))
+      writer.write("%s = %s\n" % (key, str(result[key])))
+  tf.io.gfile.rename(temporary, path, overwrite=True)
+  return path

@@ -1,0 +1,128 @@
+"""One optimizer step of pretraining on every replica of a tf.distribute strategy.
+
+For a global batch split across replicas:
+  forward pass (dropout on) -> this replica's share of the global batch's losses
+    (`losses.pretraining_losses` with the global denominators), so the summed gradients equal
+    one device's on the whole batch;
+  gradients summed across replicas -> clipped by global norm 1.0 (the factor is applied inside
+    the update) -> AdamWeightDecay (or LAMB) at lr(step) -> global_step += 1.
+With gradient accumulation, each micro-batch's loss is normalised by the denominators of all of
+them and the gradients are added up: the same step as one batch holding them all. Under fp16 the
+loss is scaled (`mixed_precision.DynamicLossScale`) and a step whose gradients overflow leaves
+weights, slots and global_step as they were.
+
+`run(iterator, num_steps)` runs `num_steps` steps in one tf.function call (one device round
+trip, the original's iterations_per_loop).
+"""
+
+import keras
+import tensorflow as tf
+
+from bert_mlm import losses
+from bert_mlm import optimization
+
+# What each step reports, summed over replicas.
+STEP_FIELDS = losses.LOSS_NAMES + ("learning_rate",)
+
+
+class TrainStep(object):
+  """The distributed training step over a model, its optimizer and the global step."""
+
+  def __init__(self, strategy, model, optimizer, global_step, options, loss_scale=None):
+    """options: a PretrainingOptions (learning_rate, num_train_steps, num_warmup_steps,
+    gradient_accumulation_steps, use_xla); loss_scale: a DynamicLossScale for fp16, else None."""
+    self.strategy = strategy
+    self.model = model
+    self.optimizer = optimizer
+    self.global_step = global_step
+    self.options = options
+    self.loss_scale = loss_scale
+    self.variables = model.variables_by_name()
+    self._names = list(self.variables)
+    self._forward_backward_fn = (tf.function(self._forward_backward, jit_compile=True)
+                                 if options.use_xla else self._forward_backward)
+    self._loop = tf.function(self._loop_fn)
+
+  def run(self, iterator, num_steps):
+    """Runs `num_steps` steps; returns {field: float32 array [num_steps]} (see STEP_FIELDS)."""
+    records = self._loop(iterator, tf.constant(num_steps, tf.int32))
+    return {name: values.numpy() for name, values in records.items()}
+
+  def _loop_fn(self, iterator, num_steps):
+    records = {name: tf.TensorArray(tf.float32, size=num_steps) for name in STEP_FIELDS}
+    for i in tf.range(num_steps):
+      lr = optimization.learning_rate(self.global_step, self.options.learning_rate,
+                                      self.options.num_train_steps,
+                                      self.options.num_warmup_steps)
+      micro_batches = tuple(next(iterator)
+                            for _ in range(self.options.gradient_accumulation_steps))
+      step_losses = self.strategy.run(self._replica_step, args=(micro_batches, lr))
+      step_losses = reduce_sum(self.strategy, step_losses)
+      step_losses["learning_rate"] = lr
+      records = {name: records[name].write(i, step_losses[name]) for name in STEP_FIELDS}
+    return {name: array.stack() for name, array in records.items()}
+
+  def _forward_backward(self, features, denominators):
+    """Losses and gradients of this replica's share (XLA-compiled with --use_xla)."""
+    with tf.GradientTape() as tape:
+      outputs = self.model(features, training=True, masked_positions_only=True)
+      step_losses = losses.pretraining_losses(outputs, features, denominators)
+      loss = step_losses["total_loss"]
+      if self.loss_scale is not None:
+        loss *= self.loss_scale.scale
+    grads = tape.gradient(loss, [self.variables[n] for n in self._names])
+    # All dense: the word-embedding table's gradient is the tied output layer's dense gradient
+    # plus the lookup's rows, summed by TensorFlow's aggregation as in the original's graph.
+    return step_losses, [tf.convert_to_tensor(g) for g in grads]
+
+  def _replica_step(self, micro_batches, lr):
+    denominators = losses.global_denominators(micro_batches)
+    step_losses, grads = None, None
+    for features in micro_batches:
+      micro_losses, micro_grads = self._forward_backward_fn(features, denominators)
+      if grads is None:
+        step_losses, grads = micro_losses, micro_grads
+      else:
+        step_losses = {k: step_losses[k] + micro_losses[k] for k in step_losses}
+        grads = [a + b for a, b in zip(grads, micro_grads)]
+    ctx = tf.distribute.get_replica_context()
+    if self.strategy.num_replicas_in_sync > 1:
+      grads = ctx.all_reduce("sum", grads)
+    finite = tf.constant(True)
+    if self.loss_scale is not None:
+      grads = [g / self.loss_scale.scale for g in grads]
+      finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+    grad_scale = optimization.clip_scale(grads, clip_norm=1.0)
+    ctx.merge_call(self._apply, args=(grads, lr, finite, grad_scale))
+    return step_losses
+
+  def _apply(self, strategy, grads, lr, finite, grad_scale):
+    if self.loss_scale is not None:
+      finite = strategy.experimental_local_results(finite)[0]
+      self.loss_scale.update(finite)
+    for name, grad in zip(self._names, grads):
+      variable = self.variables[name]
+      strategy.extended.update(
+          # The tf.Variable inside the Keras variable: under a strategy, a MirroredVariable.
+          variable.value if isinstance(variable, keras.Variable) else variable,
+          lambda param, g, scale, n=name: self._apply_one(n, param, g, lr, finite, scale),
+          args=(grad, grad_scale), group=False)
+    self.global_step.assign_add(1 if self.loss_scale is None else tf.cast(finite, tf.int64))
+
+  def _apply_one(self, name, param, grad, lr, finite, grad_scale):
+    if self.loss_scale is None:
+      return self.optimizer.apply_one(name, param, grad, lr, grad_scale)
+    # A step with overflowing fp16 gradients is skipped: weights and slots keep their values.
+    m, v = self.optimizer.slots[name]
+    before = (tf.identity(param), tf.identity(m), tf.identity(v))
+    self.optimizer.apply_one(name, param, tf.where(finite, grad, 0.0), lr,
+                             tf.where(finite, grad_scale, 0.0))
+    for variable, old in zip((param, m, v), before):
+      variable.assign(tf.where(finite, variable, old))
+    return param
+
+
+def reduce_sum(strategy, values):
+  """{name: per-replica value} -> {name: sum over replicas}; one reduce per entry, since not
+  every strategy's reduce takes a nested structure (MultiWorkerMirrored does not)."""
+  return {name: strategy.reduce("sum", value, axis=None) for name, value in values.items()}

@@ -12,6 +12,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from bert_mlm import errors
 from bert_mlm import losses
 from bert_mlm import train_step
 
@@ -19,9 +20,12 @@ from bert_mlm import train_step
 class Evaluator(object):
   """Runs the model in inference mode on every replica and adds up the metric sums."""
 
-  def __init__(self, strategy, model):
+  def __init__(self, strategy, model, stop_requested=None):
+    """stop_requested: a bool variable (preemption); when set, evaluation stops between batches
+    with Preempted (nothing to save: a rerun evaluates again)."""
     self.strategy = strategy
     self.model = model
+    self.stop_requested = stop_requested
     self._step = tf.function(self._step_fn)
 
   def _replica_sums(self, features):
@@ -40,6 +44,8 @@ class Evaluator(object):
     sums = {}
     batch_losses = []
     for _ in range(num_steps):
+      if self.stop_requested is not None and bool(self.stop_requested.numpy()):
+        raise errors.Preempted("stopped during evaluation; rerun the same command to evaluate.")
       batch = {k: v.numpy().astype(np.float64) for k, v in self._step(iterator).items()}
       batch_losses.append(batch.pop("total_loss"))
       sums = {k: sums.get(k, 0.0) + v for k, v in batch.items()}

@@ -60,12 +60,15 @@ def _decode(records, name_to_features):
 
 
 def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_size, is_training,
-                 shuffle=True, seed=None):
+                 shuffle=True, seed=None, skip_batches=0):
   """The original's input pipeline as a tf.data.Dataset of batches (see the module docstring).
 
   Args:
     shuffle: training only; False reads records in file order (for parity tests, debugging).
     seed: makes the shuffles (and the interleave order) reproducible.
+    skip_batches: batches to pass over first (a resumed run's consumed batches). They are read
+      but not parsed; with shuffling, the batches after them are the uninterrupted run's only
+      when `seed` is set.
   """
   lengths = schema.feature_lengths(max_seq_length, max_predictions_per_seq)
   name_to_features = {
@@ -88,6 +91,8 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   # Batch the serialized records, then parse each batch at once: the same batches as parsing
   # record by record, several times faster.
   d = d.batch(batch_size, drop_remainder=True)
+  if skip_batches:
+    d = d.skip(skip_batches)
   d = d.map(lambda records: _decode(records, name_to_features),
             num_parallel_calls=tf.data.AUTOTUNE)
   return d.with_options(options).prefetch(tf.data.AUTOTUNE)

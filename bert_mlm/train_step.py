@@ -12,13 +12,19 @@ loss is scaled (`mixed_precision.DynamicLossScale`) and a step whose gradients o
 weights, slots and global_step as they were.
 
 `run(iterator, num_steps)` runs `num_steps` steps in one tf.function call (one device round
-trip, the original's iterations_per_loop).
+trip, the original's iterations_per_loop), or fewer when a stop is requested (see preemption):
+before each step every worker's request is combined, so all stop at the same step.
+
+Dropout draws from each layer's seed generator, whose state is set before every step from the
+global step: the masks of a step depend on the seed and the step alone, so a run resumed from a
+checkpoint draws what the uninterrupted run drew.
 """
 
 import keras
 import tensorflow as tf
 
 from bert_mlm import losses
+from bert_mlm import modeling
 from bert_mlm import optimization
 
 # What each step reports, summed over replicas.
@@ -28,29 +34,42 @@ STEP_FIELDS = losses.LOSS_NAMES + ("learning_rate",)
 class TrainStep(object):
   """The distributed training step over a model, its optimizer and the global step."""
 
-  def __init__(self, strategy, model, optimizer, global_step, options, loss_scale=None):
+  def __init__(self, strategy, model, optimizer, global_step, options, loss_scale=None,
+               stop_requested=None):
     """options: a PretrainingOptions (learning_rate, num_train_steps, num_warmup_steps,
-    gradient_accumulation_steps, use_xla); loss_scale: a DynamicLossScale for fp16, else None."""
+    gradient_accumulation_steps, use_xla); loss_scale: a DynamicLossScale for fp16, else None;
+    stop_requested: a bool variable read before each step (preemption.PreemptionWatcher)."""
     self.strategy = strategy
     self.model = model
     self.optimizer = optimizer
     self.global_step = global_step
     self.options = options
     self.loss_scale = loss_scale
+    self.stop_requested = stop_requested
     self.variables = model.variables_by_name()
+    # (state variable, its first component) of every dropout layer's seed generator.
+    self._dropout_seeds = [
+        (layer.seed_generator.state, int(layer.seed_generator.state.numpy()[0]))
+        for layer in model._flatten_layers()  # pylint: disable=protected-access
+        if isinstance(layer, modeling.Dropout)]
     self._names = list(self.variables)
     self._forward_backward_fn = (tf.function(self._forward_backward, jit_compile=True)
                                  if options.use_xla else self._forward_backward)
     self._loop = tf.function(self._loop_fn)
 
   def run(self, iterator, num_steps):
-    """Runs `num_steps` steps; returns {field: float32 array [num_steps]} (see STEP_FIELDS)."""
+    """Runs `num_steps` steps, fewer if a stop was requested; returns {field: float32 array
+    [steps run]} (see STEP_FIELDS)."""
     records = self._loop(iterator, tf.constant(num_steps, tf.int32))
     return {name: values.numpy() for name, values in records.items()}
 
   def _loop_fn(self, iterator, num_steps):
-    records = {name: tf.TensorArray(tf.float32, size=num_steps) for name in STEP_FIELDS}
+    records = {name: tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+               for name in STEP_FIELDS}
     for i in tf.range(num_steps):
+      if self._any_worker_stopping():
+        break
+      self._seed_dropout()
       lr = optimization.learning_rate(self.global_step, self.options.learning_rate,
                                       self.options.num_train_steps,
                                       self.options.num_warmup_steps)
@@ -61,6 +80,23 @@ class TrainStep(object):
       step_losses["learning_rate"] = lr
       records = {name: records[name].write(i, step_losses[name]) for name in STEP_FIELDS}
     return {name: array.stack() for name, array in records.items()}
+
+  def _any_worker_stopping(self):
+    if self.stop_requested is None:
+      return tf.constant(False)
+    stopping = tf.cast(self.stop_requested.read_value(), tf.int32)
+    if self.strategy.extended._in_multi_worker_mode():  # pylint: disable=protected-access
+      # Every worker takes the same decision at the same step, or the collectives would hang.
+      # (tf.distribute reduces by sum or mean only: a sum above 0 means some worker stops.)
+      stopping = self.strategy.reduce(
+          "sum", self.strategy.run(lambda: tf.identity(stopping)), axis=None)
+    return stopping > 0
+
+  def _seed_dropout(self):
+    """Each dropout generator's state := (its seed, global_step * micro-batches per step)."""
+    counter = self.global_step * self.options.gradient_accumulation_steps
+    for state, seed in self._dropout_seeds:
+      state.assign(tf.cast(tf.stack([tf.constant(seed, tf.int64), counter]), state.dtype))
 
   def _forward_backward(self, features, denominators):
     """Losses and gradients of this replica's share (XLA-compiled with --use_xla)."""

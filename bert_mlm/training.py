@@ -31,9 +31,11 @@ from bert_mlm import evaluation
 from bert_mlm import input_pipeline
 from bert_mlm import mixed_precision
 from bert_mlm import optimization
+from bert_mlm import preemption
 from bert_mlm import pretraining_model
 from bert_mlm import train_step
 from bert_mlm.config import BertConfig
+from bert_mlm.errors import Preempted
 from bert_mlm.errors import UsageError
 
 _KEEP_CHECKPOINT_MAX = 5  # the Estimator's default
@@ -107,6 +109,7 @@ class Pretraining(object):
 
   def __init__(self, options, strategy):
     self.strategy = strategy
+    self.preemption = preemption.PreemptionWatcher()
     with strategy.scope():
       self.model = pretraining_model.create_model(options.bert_config, options.mixed_precision)
       self.variables = self.model.variables_by_name()
@@ -116,8 +119,9 @@ class Pretraining(object):
       self.loss_scale = (mixed_precision.DynamicLossScale()
                          if options.mixed_precision == "fp16" else None)
     self.train_step = train_step.TrainStep(strategy, self.model, self.optimizer,
-                                           self.global_step, options, self.loss_scale)
-    self.evaluator = evaluation.Evaluator(strategy, self.model)
+                                           self.global_step, options, self.loss_scale,
+                                           self.preemption.stop_requested)
+    self.evaluator = evaluation.Evaluator(strategy, self.model, self.preemption.stop_requested)
     self.checkpoints = checkpoints.CheckpointManager(
         options.output_dir, self.variables, self.optimizer.slots, self.global_step,
         max_to_keep=_KEEP_CHECKPOINT_MAX, is_writer=distribute.is_chief(strategy))
@@ -137,12 +141,17 @@ def train(run, options):
     logging.info("Already at step %d of %d; nothing to train.", step, options.num_train_steps)
     return {name: np.zeros(0, np.float32) for name in history}
 
+  # A resumed run passes over the batches already trained on, so it sees what the uninterrupted
+  # run would have seen (shuffled: only with --seed, which fixes the order).
+  consumed = step * options.gradient_accumulation_steps
+  if consumed:
+    logging.info("Passing over the %d batches consumed before step %d%s.", consumed, step,
+                 "" if not options.train_shuffle or options.seed is not None else
+                 " (without --seed the shuffled order differs from the first run's)")
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed)
-  if not options.train_shuffle and step:
-    # Unshuffled, the resumed run continues where the records left off.
-    dataset = dataset.skip(step * options.gradient_accumulation_steps)
+      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
+      skip_batches=consumed)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
   writer = (tf.summary.create_file_writer(options.output_dir) if run.checkpoints.is_writer
             else tf.summary.create_noop_writer())
@@ -157,7 +166,8 @@ def train(run, options):
     num_steps = min(options.iterations_per_loop, next_save - step, options.num_train_steps - step)
     start = time.time()
     records = run.train_step.run(iterator, num_steps)
-    examples_per_second = num_steps * examples_per_step / (time.time() - start)
+    examples_per_second = (len(records["total_loss"]) * examples_per_step /
+                           (time.time() - start))
     _stop_unless_finite(records, step, run.checkpoints)
     for name, values in records.items():
       history[name].append(values)
@@ -168,6 +178,11 @@ def train(run, options):
       _scalar("examples_per_sec", examples_per_second, step + num_steps)
     # Read back: under fp16 a step whose gradients overflowed is skipped and not counted.
     step = int(run.global_step.numpy())
+    if len(records["total_loss"]) < num_steps:  # a stop was requested before a step
+      prefix = run.checkpoints.save()
+      writer.close()
+      raise Preempted("stopped at step %d (%s); rerun the same command to resume." % (
+          step, "saved " + prefix if prefix else "the chief saves the checkpoint"))
     logging.info("step %d: loss %.4f (masked LM %.4f, next sentence %.4f), lr %.3g, "
                  "%.1f examples/s", step, records["total_loss"][-1],
                  records["masked_lm_loss"][-1], records["next_sentence_loss"][-1],
@@ -232,6 +247,7 @@ def run_pretraining(options, strategy):
   if options.init_checkpoint:
     # Fail before any step on an init checkpoint of another shape (even when resuming).
     checkpoints.check_shapes(run.variables, checkpoints.CheckpointReader(options.init_checkpoint))
-  history = train(run, options) if options.do_train else None
-  result = evaluate(run, options) if options.do_eval else None
+  with run.preemption:
+    history = train(run, options) if options.do_train else None
+    result = evaluate(run, options) if options.do_eval else None
   return history, result

@@ -111,3 +111,16 @@ STEP_COLUMNS = ("total_loss", "masked_lm_loss", "next_sentence_loss", "learning_
 def history_table(history):
   """A training history {field: [steps]} as an array [steps, 4] in STEP_COLUMNS order."""
   return np.stack([np.asarray(history[name]) for name in STEP_COLUMNS], axis=1)
+
+
+def read_scalars(directory, tag):
+  """{step: value} of a scalar summary in the event files of `directory` (later files win)."""
+  import glob  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  values = {}
+  for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          values[event.step] = float(tf.make_ndarray(value.tensor))
+  return values

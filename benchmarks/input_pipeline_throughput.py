@@ -22,13 +22,14 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bert_mlm import input_pipeline  # pylint: disable=wrong-import-position
+from bert_mlm import schema as feature_schema  # pylint: disable=wrong-import-position
 from bert_mlm import tfrecord  # pylint: disable=wrong-import-position
 
 _SEQ, _PREDICTIONS = 128, 20
 
 
 def write_records(path, count, seed=0):
-  lengths = input_pipeline.feature_lengths(_SEQ, _PREDICTIONS)
+  lengths = feature_schema.feature_lengths(_SEQ, _PREDICTIONS)
   schema = tfrecord.ExampleSchema(
       [(n, tfrecord.FLOAT if n == "masked_lm_weights" else tfrecord.INT64) for n in lengths])
   rng = np.random.RandomState(seed)
@@ -44,7 +45,7 @@ def per_record_dataset(path, batch_size, is_training):
   """The original's order: decode each record, then batch."""
   features = {name: tf.io.FixedLenFeature([length], tf.float32 if name == "masked_lm_weights"
                                           else tf.int64)
-              for name, length in input_pipeline.feature_lengths(_SEQ, _PREDICTIONS).items()}
+              for name, length in feature_schema.feature_lengths(_SEQ, _PREDICTIONS).items()}
 
   def decode(record):
     example = tf.io.parse_single_example(record, features)

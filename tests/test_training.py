@@ -13,6 +13,7 @@ import tensorflow as tf
 from bert_mlm.errors import UsageError
 from bert_mlm import checkpoints
 from bert_mlm import input_pipeline
+from bert_mlm import schema as feature_schema
 from bert_mlm import tfrecord
 from bert_mlm import training
 from bert_mlm.config import BertConfig
@@ -33,7 +34,7 @@ def write_records(path, batches):
   """Writes the rows of feature batches as pretraining TFRecords, in order."""
   schema = tfrecord.ExampleSchema(
       [(n, tfrecord.FLOAT if n == "masked_lm_weights" else tfrecord.INT64)
-       for n in input_pipeline.feature_lengths(1, 1)])
+       for n in feature_schema.FEATURE_NAMES])
   with open(path, "wb") as f:
     for batch in batches:
       for row in range(len(batch["input_ids"])):

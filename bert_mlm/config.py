@@ -7,7 +7,12 @@ from absl import logging
 
 from bert_mlm.errors import UsageError
 
-_ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
+# The original's four, then "gelu_exact": the exact erf GELU, which the original does not have
+# (its "gelu" is the tanh approximation). It is here for models trained elsewhere with the erf
+# form (Hugging Face transformers calls it "gelu"); the original's code rejects a
+# bert_config.json that names it ("Unsupported activation"), so such a config can't be run by it
+# with another activation by mistake.
+_ACTIVATIONS = ("gelu", "relu", "tanh", "linear", "gelu_exact")
 
 
 class BertConfig(object):
@@ -19,7 +24,8 @@ class BertConfig(object):
     num_hidden_layers: transformer layers L.
     num_attention_heads: heads A; H must be a multiple of A.
     intermediate_size: width of the feed-forward block.
-    hidden_act: "gelu" (the original's tanh approximation), "relu", "tanh" or "linear".
+    hidden_act: "gelu" (the original's tanh approximation), "relu", "tanh" or "linear"; or
+      "gelu_exact" (the erf GELU; not in the original, see _ACTIVATIONS).
     hidden_dropout_prob: dropout on embeddings, attention output and feed-forward output.
     attention_probs_dropout_prob: dropout on attention probabilities.
     max_position_embeddings: rows of the position table (the longest sequence).

@@ -31,7 +31,11 @@ _LAYER_NORM_EPSILON = 1e-12
 
 
 def get_activation(name):
-  """The original's activation by (case-insensitive) name; None for "linear" or empty."""
+  """The original's activation by (case-insensitive) name; None for "linear" or empty.
+
+  "gelu_exact" (the erf GELU, Hugging Face's "gelu") is ours, not the original's; see
+  `config.BertConfig`.
+  """
   if not isinstance(name, str):
     return name
   act = name.lower()
@@ -39,6 +43,8 @@ def get_activation(name):
     return None
   if act == "gelu":
     return fused.gelu  # the tanh approximation, not the exact erf form
+  if act == "gelu_exact":
+    return fused.gelu_exact
   if act == "relu":
     return tf.nn.relu
   if act == "tanh":

@@ -25,6 +25,15 @@ def test_defaults_are_the_originals():
           config.max_position_embeddings) == (768, 12, 12, 3072, "gelu", 16, 512)
 
 
+def test_gelu_exact_is_an_activation_of_ours():
+  # The erf GELU, for models trained with it elsewhere; the original's "gelu" stays the tanh form.
+  config = BertConfig(vocab_size=10, hidden_act="gelu_exact")
+  assert json.loads(config.to_json_string())["hidden_act"] == "gelu_exact"
+  from bert_mlm import fused, modeling  # pylint: disable=g-import-not-at-top
+  assert modeling.get_activation("gelu_exact") is fused.gelu_exact
+  assert modeling.get_activation("gelu") is fused.gelu
+
+
 def test_unknown_keys_are_a_warning(tmp_path, caplog):
   path = tmp_path / "bert_config.json"
   path.write_text(json.dumps({"vocab_size": 5, "hidden_size": 8, "num_attention_heads": 2,

@@ -54,6 +54,21 @@ def test_gelu_matches_the_unfused_formula(shape):
   _assert_close([ours[1]], [derivative * upstream], 1e-5)
 
 
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 64)])
+def test_gelu_exact_matches_the_erf_formula(shape):
+  x = (np.random.RandomState(4).randn(*shape) * 3).astype(np.float32)
+  ours = _value_and_grads(fused.gelu_exact, [x])
+  _assert_close(ours, _value_and_grads(lambda t: tf.nn.gelu(t, approximate=False), [x]), 1e-5)
+  # And the exact derivative, Phi(x) + x phi(x), in float64.
+  x64 = x.astype(np.float64)
+  cdf = 0.5 * (1.0 + np.vectorize(math.erf)(x64 / math.sqrt(2.0)))
+  derivative = cdf + x64 * np.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)
+  upstream = np.random.RandomState(0).randn(*shape)
+  _assert_close([ours[0], ours[1]], [x64 * cdf, derivative * upstream], 1e-5)
+  # Not the original's tanh form: they differ by up to ~5e-4.
+  assert 1e-4 < np.max(np.abs(ours[0] - fused.gelu(tf.constant(x)).numpy())) < 6e-4
+
+
 def test_gelu_keeps_a_bfloat16_input_in_bfloat16():
   x = tf.constant([-2.0, 0.5, 3.0], tf.bfloat16)
   with tf.GradientTape() as tape:

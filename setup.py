@@ -26,6 +26,8 @@ setuptools.setup(
             "bert-tensorflow==1.0.4",
             "six==1.17.0",
             "pytest==9.0.3",
+            # TensorBoard's own event reader, for the tests that read the scalars back.
+            "tensorboard==2.21.0",
         ],
     },
 )

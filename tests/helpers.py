@@ -111,3 +111,15 @@ STEP_COLUMNS = ("total_loss", "masked_lm_loss", "next_sentence_loss", "learning_
 def history_table(history):
   """A training history {field: [steps]} as an array [steps, 4] in STEP_COLUMNS order."""
   return np.stack([np.asarray(history[name]) for name in STEP_COLUMNS], axis=1)
+
+
+def read_scalars(directory):
+  """{tag: [(step, value)]} of the scalar summaries written in `directory` (local or any
+  tf.io.gfile URL), read with TensorBoard's own event reader as its scalars dashboard does."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorboard.backend.event_processing import plugin_event_accumulator as reader  # pylint: disable=g-import-not-at-top
+  accumulator = reader.EventAccumulator(directory)
+  accumulator.Reload()
+  return {tag: [(event.step, tf.make_ndarray(event.tensor_proto).item())
+                for event in accumulator.Tensors(tag)]
+          for tag in accumulator.PluginTagToContent("scalars")}

@@ -98,6 +98,13 @@ def test_eval_metrics_match_original(tmp_path):
     lines = f.read().splitlines()
   assert [line.split(" = ")[0] for line in lines] == sorted(result)
   assert lines[0] == "global_step = 0"
+  # And as TensorBoard scalars in output_dir/eval at the global step, read by TensorBoard's
+  # own event reader.
+  scalars = helpers.read_scalars(str(tmp_path / "out" / "eval"))
+  assert sorted(scalars) == sorted(set(result) - {"global_step"})
+  for key, [(step, value)] in scalars.items():
+    assert step == 0
+    np.testing.assert_allclose(value, result[key], rtol=1e-6, err_msg=key)
 
 
 

@@ -202,11 +202,18 @@ def _scalar(name, value, step):
 def evaluate(run, options):
   """The evaluation part: the latest checkpoint in output_dir (else init_checkpoint); writes
   output_dir/eval_results.txt as the original does; returns the metrics."""
+  start = time.time()
   latest = run.checkpoints.latest
   if latest:
-    checkpoints.load_checkpoint(run.variables, latest)
-    step = checkpoints.CheckpointReader(latest).read(checkpoints.GLOBAL_STEP)
-    run.global_step.assign(int(step))
+    step = int(checkpoints.CheckpointReader(latest).read(checkpoints.GLOBAL_STEP))
+    if options.do_train and step == int(run.global_step.numpy()):
+      # What train() just saved (or restored): the weights are in memory already, and reading
+      # them back is most of the time between training and evaluation on a bucket.
+      logging.info("Evaluating the weights just trained: %s (global step %d).", latest, step)
+    else:
+      checkpoints.load_checkpoint(run.variables, latest)
+      run.global_step.assign(step)
+      logging.info("Loaded %s (global step %d) in %.1f s.", latest, step, time.time() - start)
   elif options.init_checkpoint:
     checkpoints.load_checkpoint(run.variables, options.init_checkpoint)
   else:

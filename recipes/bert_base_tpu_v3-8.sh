@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # BERT-Base from scratch on one Cloud TPU v3-8, every path on Cloud Storage: the original's
-# two-phase recipe. Phase 1 trains 90% of the steps at sequence length 128; phase 2 resumes from
-# phase 1's last checkpoint in the same --output_dir and trains the last 10% at length 512 (the
-# position embeddings past 128 are learned there). 1M steps of 256 sequences, learning rate 1e-4,
-# 10k warmup steps, linear decay: the paper's BERT-Base run.
+# two-phase recipe. Phase 1 trains 90% of the steps at sequence length 128; phase 2 starts from
+# phase 1's last checkpoint and trains the last 10% at length 512 (the position embeddings past
+# 128 are learned there). 1M steps of 256 sequences, learning rate 1e-4, 10k warmup steps, linear
+# decay: the paper's BERT-Base run.
 #
 #   BUCKET=gs://my-bert TPU_NAME=my-tpu bash recipes/bert_base_tpu_v3-8.sh
 #
@@ -35,26 +35,28 @@ python3 create_pretraining_data.py \
 python3 run_pretraining.py \
   --use_tpu=True --tpu_name="$TPU_NAME" --num_tpu_cores=8 \
   --bert_config_file=configs/bert_base_uncased.json --vocab_file="$VOCAB" \
-  --input_file="$DATA/seq128/*.tfrecord" --output_dir="$OUT" \
+  --input_file="$DATA/seq128/*.tfrecord" --output_dir="$OUT/phase1" \
   --do_train=True --do_eval=True \
   --train_batch_size=256 --eval_batch_size=64 --max_eval_steps=100 \
   --max_seq_length=128 --max_predictions_per_seq=20 \
   --num_train_steps=900000 --num_warmup_steps=10000 --learning_rate=1e-4 \
   --save_checkpoints_steps=10000 --iterations_per_loop=1000
 
-# Phase 2: resumes from model.ckpt-900000 (weights, Adam slots, global step) and trains to
-# 1,000,000 at length 512, the learning rate going on down its linear decay. 256 sequences of
-# 512 per step as two accumulated batches of 128, so that a core holds 16 at a time.
+# Phase 2: 100,000 steps at length 512 from phase 1's weights (--init_checkpoint, a directory:
+# its `checkpoint` file names model.ckpt-900000), the learning rate from 1e-5 down to 0 as the
+# last tenth of the 1M-step decay, after 1k warmup steps for the fresh Adam moments. 256
+# sequences of 512 per step as two accumulated batches of 128, so that a core holds 16 at a time.
 python3 run_pretraining.py \
   --use_tpu=True --tpu_name="$TPU_NAME" --num_tpu_cores=8 \
   --bert_config_file=configs/bert_base_uncased.json --vocab_file="$VOCAB" \
-  --input_file="$DATA/seq512/*.tfrecord" --output_dir="$OUT" \
+  --input_file="$DATA/seq512/*.tfrecord" --output_dir="$OUT/phase2" \
+  --init_checkpoint="$OUT/phase1" \
   --do_train=True --do_eval=True \
   --train_batch_size=128 --gradient_accumulation_steps=2 --eval_batch_size=64 \
   --max_eval_steps=100 --max_seq_length=512 --max_predictions_per_seq=80 \
-  --num_train_steps=1000000 --num_warmup_steps=10000 --learning_rate=1e-4 \
+  --num_train_steps=100000 --num_warmup_steps=1000 --learning_rate=1e-5 \
   --save_checkpoints_steps=10000 --iterations_per_loop=1000
 
 # The release-sized checkpoint (no Adam slots).
 python3 strip_checkpoint.py \
-  --input_checkpoint="$OUT" --output_checkpoint="$OUT/release/bert_model.ckpt"
+  --input_checkpoint="$OUT/phase2" --output_checkpoint="$OUT/release/bert_model.ckpt"

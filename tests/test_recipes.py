@@ -62,7 +62,8 @@ def _local_work_dir(work):
     helpers.write_records(os.path.join(work, "data", "seq%d.tfrecord" % seq), [
         helpers.make_features(config, batch_size=2, seq_length=seq,
                               max_predictions=predictions)])
-  for directory in ("bert_base", "bert_base_lamb/phase1", "bert_base_lamb/phase2"):
+  for directory in ("bert_base/phase1", "bert_base/phase2", "bert_base_lamb/phase1",
+                    "bert_base_lamb/phase2"):
     _checkpoint_dir(os.path.join(work, directory))
 
 

@@ -13,6 +13,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from bert_mlm import dry_run
 from bert_mlm import errors
 from bert_mlm import pretraining_data
 
@@ -40,6 +41,10 @@ flags.DEFINE_float("short_seq_prob", 0.1,
 flags.DEFINE_bool("preserve_unused_tokens", False,
                   "If True, words that are [unusedN] vocabulary tokens are kept whole instead of "
                   "being split by punctuation and WordPiece (the PyPI release's option).")
+flags.DEFINE_bool("dry_run", False,
+                  "Check the flags, vocabulary, input files and output locations, then stop: "
+                  "nothing is written. Local files are read; gs:// (any URL) paths are checked "
+                  "for their form only, not contacted.")
 
 FLAGS = flags.FLAGS
 
@@ -57,6 +62,9 @@ def main(_):
       short_seq_prob=FLAGS.short_seq_prob,
       preserve_unused_tokens=FLAGS.preserve_unused_tokens)
   with errors.one_line_errors("create_pretraining_data.py"):
+    if FLAGS.dry_run:
+      dry_run.check_data_creation(FLAGS.input_file, FLAGS.output_file, FLAGS.vocab_file, options)
+      return
     pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
                                              FLAGS.vocab_file, options)
 

@@ -16,6 +16,7 @@ from absl import logging
 
 from bert_mlm import config as config_lib
 from bert_mlm import distribute
+from bert_mlm import dry_run
 from bert_mlm import errors
 from bert_mlm import file_io
 from bert_mlm import training
@@ -87,13 +88,38 @@ flags.DEFINE_integer("gradient_accumulation_steps", 1,
 flags.DEFINE_string("vocab_file", None,
                     "Optional: the vocabulary the data was made with; its size must equal the "
                     "config's vocab_size (checked before any step).")
+flags.DEFINE_bool("dry_run", False,
+                  "Check the flags, config, vocabulary, input records, init checkpoint and output "
+                  "directory, then stop: nothing is trained or written. Local files are read; "
+                  "gs:// (any URL) paths are checked for their form only, not contacted.")
 
 FLAGS = flags.FLAGS
+
+
+def _options(bert_config, input_files):
+  return training.PretrainingOptions(
+      bert_config=bert_config, input_files=input_files, output_dir=FLAGS.output_dir,
+      init_checkpoint=FLAGS.init_checkpoint, max_seq_length=FLAGS.max_seq_length,
+      max_predictions_per_seq=FLAGS.max_predictions_per_seq, do_train=FLAGS.do_train,
+      do_eval=FLAGS.do_eval, train_batch_size=FLAGS.train_batch_size,
+      eval_batch_size=FLAGS.eval_batch_size, learning_rate=FLAGS.learning_rate,
+      num_train_steps=FLAGS.num_train_steps, num_warmup_steps=FLAGS.num_warmup_steps,
+      save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+      iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
+      seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
+      use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+      mixed_precision=FLAGS.mixed_precision)
 
 
 def main(_):
   logging.set_verbosity(logging.INFO)
   with errors.one_line_errors("run_pretraining.py"):
+    if FLAGS.dry_run:
+      dry_run.check_pretraining(
+          _options(None, []), FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.input_file,
+          distribute.strategy_name(FLAGS.distribution_strategy, FLAGS.use_tpu, FLAGS.tpu_name,
+                                   FLAGS.master), FLAGS.num_tpu_cores)
+      return
     bert_config = config_lib.BertConfig.from_json_file(FLAGS.bert_config_file)
     if FLAGS.vocab_file:
       config_lib.check_vocab_size(bert_config, FLAGS.vocab_file)
@@ -104,19 +130,7 @@ def main(_):
     strategy = distribute.get_strategy(FLAGS.distribution_strategy, FLAGS.use_tpu,
                                        FLAGS.tpu_name, FLAGS.tpu_zone, FLAGS.gcp_project,
                                        FLAGS.master, FLAGS.num_tpu_cores)
-    options = training.PretrainingOptions(
-        bert_config=bert_config, input_files=input_files, output_dir=FLAGS.output_dir,
-        init_checkpoint=FLAGS.init_checkpoint, max_seq_length=FLAGS.max_seq_length,
-        max_predictions_per_seq=FLAGS.max_predictions_per_seq, do_train=FLAGS.do_train,
-        do_eval=FLAGS.do_eval, train_batch_size=FLAGS.train_batch_size,
-        eval_batch_size=FLAGS.eval_batch_size, learning_rate=FLAGS.learning_rate,
-        num_train_steps=FLAGS.num_train_steps, num_warmup_steps=FLAGS.num_warmup_steps,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
-        seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
-        use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
-        mixed_precision=FLAGS.mixed_precision)
-    training.run_pretraining(options, strategy)
+    training.run_pretraining(_options(bert_config, input_files), strategy)
 
 
 if __name__ == "__main__":

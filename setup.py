@@ -33,6 +33,8 @@ setuptools.setup(
             "pytest==9.0.3",
             "transformers==5.24.0",
             "torch==2.13.0",
+            # TensorBoard's own event reader, for the tests that read the scalars back.
+            "tensorboard==2.21.0",
         ],
     },
 )

@@ -6,6 +6,9 @@ original's names, readable by the original's code and by every converter built f
 
   python strip_checkpoint.py --input_checkpoint=out/model.ckpt-100000 \\
       --output_checkpoint=release/bert_model.ckpt
+
+Both may be gs:// URLs; --input_checkpoint may be a directory (its `checkpoint` file names the
+latest).
 """
 
 from absl import app
@@ -13,17 +16,25 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import checkpoints
+from bert_mlm import dry_run
 from bert_mlm import errors
 
 flags.DEFINE_string("input_checkpoint", None,
                     "Checkpoint prefix (or a directory with a `checkpoint` file) to read.")
-flags.DEFINE_string("output_checkpoint", None, "Checkpoint prefix to write.")
+flags.DEFINE_string("output_checkpoint", None,
+                    "Checkpoint prefix to write (its directory is created if need be).")
+flags.DEFINE_bool("dry_run", False,
+                  "Check the flags and the input checkpoint, then stop: nothing is written. "
+                  "gs:// (any URL) paths are checked for their form only, not contacted.")
 FLAGS = flags.FLAGS
 
 
 def main(_):
   logging.set_verbosity(logging.INFO)
   with errors.one_line_errors("strip_checkpoint.py"):
+    if FLAGS.dry_run:
+      dry_run.check_strip(FLAGS.input_checkpoint, FLAGS.output_checkpoint)
+      return
     kept = checkpoints.strip_optimizer_slots(FLAGS.input_checkpoint, FLAGS.output_checkpoint)
   logging.info("Wrote %s with %d variables (optimizer slots removed).", FLAGS.output_checkpoint,
                len(kept))

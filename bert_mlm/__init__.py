@@ -29,6 +29,7 @@ The map, one idea per module:
     evaluation        the original's metric_fn and eval_results.txt
     checkpoints       TF1-format checkpoints by name, CheckpointManager
     training          PretrainingOptions and the loop: run_pretraining
+    dry_run           --dry_run: a command line's flags and files checked, nothing run
 
   Tools: the scripts at the repository's top (create_pretraining_data.py, run_pretraining.py,
   strip_checkpoint.py) parse flags and make one call into these modules.

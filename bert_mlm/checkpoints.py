@@ -13,8 +13,12 @@ checkpoints (`model.ckpt-<step>` with `global_step` and the optimizer slots
 import os
 
 from absl import logging
+from google.protobuf import text_format
 import tensorflow as tf
 
+from tensorflow.python.training import checkpoint_state_pb2
+
+from bert_mlm import file_io
 from bert_mlm.errors import UsageError
 
 WORD_EMBEDDINGS = "bert/embeddings/word_embeddings"
@@ -24,16 +28,60 @@ SLOT_SUFFIXES = ("adam_m", "adam_v")
 _READ_ERRORS = (tf.errors.OpError, ValueError, IndexError, RuntimeError)
 
 
+def _is_absolute(path):
+  """A local absolute path or a URL (`gs://bucket/x`): not relative to a checkpoint directory."""
+  return file_io.is_remote(path) or os.path.isabs(path)
+
+
+def read_checkpoint_state(directory):
+  """The prefixes listed in `directory/checkpoint`, oldest first and the latest last; [] if none.
+
+  The text format of TF1's CheckpointState. Relative names are joined to `directory`; absolute
+  ones (the Estimator writes them, `gs://...` on a bucket) are kept as they are, which
+  `tf.train.get_checkpoint_state` gets wrong for URLs (it joins `gs://b/out/gs://b/out/...`).
+  """
+  path = os.path.join(directory, "checkpoint")
+  if not tf.io.gfile.exists(path):
+    return []
+  state = checkpoint_state_pb2.CheckpointState()
+  try:
+    with tf.io.gfile.GFile(path, "r") as reader:
+      text_format.Merge(reader.read(), state)
+  except (text_format.ParseError, UnicodeDecodeError) as e:
+    raise UsageError("%s is not a checkpoint state file: %s" % (path, e)) from None
+  names = [p for p in state.all_model_checkpoint_paths if p != state.model_checkpoint_path]
+  if state.model_checkpoint_path:
+    names.append(state.model_checkpoint_path)
+  return [p if _is_absolute(p) else os.path.join(directory, p) for p in names]
+
+
+def latest_checkpoint(directory):
+  """The latest checkpoint named by `directory/checkpoint` if its files exist, else None."""
+  prefixes = read_checkpoint_state(directory)
+  if prefixes and tf.io.gfile.exists(prefixes[-1] + ".index"):
+    return prefixes[-1]
+  if prefixes:
+    logging.warning("%s/checkpoint names %s, which does not exist.", directory, prefixes[-1])
+  return None
+
+
 def _resolve(path):
-  """A checkpoint prefix from a prefix or a directory with a `checkpoint` state file."""
-  if os.path.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
+  """A checkpoint prefix from a prefix or a directory with a `checkpoint` state file.
+
+  The prefix is tried first: on some filesystems (`ram://`) `tf.io.gfile.isdir` is true for
+  any prefix of a file's name, so `model.ckpt-5` would pass for a directory.
+  """
+  if tf.io.gfile.exists(path + ".index"):
+    return path
+  if tf.io.gfile.exists(os.path.join(path, "checkpoint")):
+    latest = latest_checkpoint(path)
     if latest is None:
-      raise UsageError("Checkpoint directory %s holds no checkpoint." % path)
+      raise UsageError("Checkpoint directory %s holds no checkpoint: its `checkpoint` file names "
+                       "one that does not exist." % path)
     return latest
-  if not tf.io.gfile.exists(path + ".index"):
-    raise UsageError("Checkpoint %s does not exist (no %s.index)." % (path, path))
-  return path
+  if tf.io.gfile.isdir(path):
+    raise UsageError("Checkpoint directory %s holds no checkpoint (no `checkpoint` file)." % path)
+  raise UsageError("Checkpoint %s does not exist (no %s.index)." % (path, path))
 
 
 class CheckpointReader(object):
@@ -42,7 +90,9 @@ class CheckpointReader(object):
   def __init__(self, path):
     self.path = _resolve(path)
     try:
-      self._reader = tf.train.load_checkpoint(self.path)
+      # Not tf.train.load_checkpoint: it takes a prefix that `isdir` calls a directory (ram://)
+      # for one and looks for a `checkpoint` file inside.
+      self._reader = tf.compat.v1.train.NewCheckpointReader(self.path)
       self.shapes = {name: tuple(shape) for name, shape in
                      self._reader.get_variable_to_shape_map().items()}
     except _READ_ERRORS as e:
@@ -120,7 +170,8 @@ def save_checkpoint(prefix, tensors):
   if not tensors:
     raise UsageError("Nothing to save to %s." % prefix)
   directory = os.path.dirname(prefix) or "."
-  if not tf.io.gfile.isdir(directory):
+  # Object stores (gs://) have no directories to check: a prefix exists once a file is in it.
+  if not file_io.is_remote(prefix) and not tf.io.gfile.isdir(directory):
     raise UsageError("Cannot save checkpoint %s: directory %s does not exist."
                             % (prefix, directory))
   names = sorted(tensors)
@@ -179,10 +230,13 @@ def is_optimizer_slot(name):
 def strip_optimizer_slots(input_path, output_prefix):
   """Copies a checkpoint without its `adam_m`/`adam_v` slots (a third of a training checkpoint).
 
-  Returns the names kept.
+  `input_path` is a prefix or a directory with a `checkpoint` file; the output's directory is
+  created if need be. Returns the names kept.
   """
   reader = CheckpointReader(input_path)
   kept = {name: reader.read(name) for name in reader.shapes if not is_optimizer_slot(name)}
+  if os.path.dirname(output_prefix):
+    tf.io.gfile.makedirs(os.path.dirname(output_prefix))
   save_checkpoint(output_prefix, kept)
   return sorted(kept)
 
@@ -209,16 +263,12 @@ class CheckpointManager(object):
     self.kept = self._read_state()
 
   def _read_state(self):
-    state = tf.train.get_checkpoint_state(self.directory)
-    if state is None:
-      return []
-    return [p if os.path.isabs(p) else os.path.join(self.directory, p)
-            for p in state.all_model_checkpoint_paths]
+    return read_checkpoint_state(self.directory)
 
   @property
   def latest(self):
     """The newest checkpoint's prefix, or None."""
-    return tf.train.latest_checkpoint(self.directory)
+    return latest_checkpoint(self.directory)
 
   def restore(self, path):
     """Loads weights, slots and global_step of a training checkpoint (all required)."""

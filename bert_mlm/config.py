@@ -5,6 +5,7 @@ import json
 
 from absl import logging
 
+from bert_mlm import file_io
 from bert_mlm.errors import UsageError
 
 # The original's four, then "gelu_exact": the exact erf GELU, which the original does not have
@@ -89,11 +90,8 @@ class BertConfig(object):
 
   @classmethod
   def from_json_file(cls, json_file):
-    try:
-      with open(json_file, encoding="utf-8") as reader:
-        text = reader.read()
-    except FileNotFoundError:
-      raise UsageError("BERT config %s does not exist." % json_file) from None
+    """Reads bert_config.json from a local path or a `gs://` (any `tf.io.gfile`) URL."""
+    text = file_io.read_text(json_file, what="BERT config")
     try:
       json_object = json.loads(text)
     except json.JSONDecodeError as e:

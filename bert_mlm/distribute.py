@@ -19,6 +19,24 @@ from bert_mlm.errors import UsageError
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 
 
+def strategy_name(distribution_strategy="", use_tpu=False, tpu_name=None, master=None):
+  """The strategy the flags name ("" for the default), checked without touching any device.
+
+  Raises:
+    UsageError: an unknown name, --use_tpu with another strategy, or a TPU without a name.
+  """
+  name = distribution_strategy or ("tpu" if use_tpu else "")
+  if name and name not in STRATEGIES:
+    raise UsageError("--distribution_strategy=%s is not one of %s."
+                     % (name, ", ".join(STRATEGIES)))
+  if use_tpu and name != "tpu":
+    raise UsageError("--use_tpu conflicts with --distribution_strategy=%s." % name)
+  if name == "tpu" and not (tpu_name or master):
+    raise UsageError("A TPU (--use_tpu or --distribution_strategy=tpu) needs --tpu_name (or "
+                     "--master) to find it.")
+  return name
+
+
 def get_strategy(distribution_strategy="", use_tpu=False, tpu_name=None, tpu_zone=None,
                  gcp_project=None, master=None, num_tpu_cores=8):
   """The strategy named (or chosen as described in the module docstring).
@@ -28,17 +46,9 @@ def get_strategy(distribution_strategy="", use_tpu=False, tpu_name=None, tpu_zon
       reachable TPU, --use_tpu with another strategy), or a TPU whose core count is not
       `num_tpu_cores`.
   """
-  name = distribution_strategy or ("tpu" if use_tpu else "")
-  if name and name not in STRATEGIES:
-    raise UsageError("--distribution_strategy=%s is not one of %s."
-                     % (name, ", ".join(STRATEGIES)))
-  if use_tpu and name != "tpu":
-    raise UsageError("--use_tpu conflicts with --distribution_strategy=%s." % name)
+  name = strategy_name(distribution_strategy, use_tpu, tpu_name, master)
   if name == "tpu":
     tpu = tpu_name or master
-    if not tpu:
-      raise UsageError("A TPU (--use_tpu or --distribution_strategy=tpu) needs --tpu_name (or "
-                       "--master) to find it.")
     try:
       resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
           tpu, zone=tpu_zone, project=gcp_project)

@@ -7,6 +7,7 @@
 """
 
 import os
+import time
 
 from absl import logging
 import numpy as np
@@ -43,12 +44,16 @@ class Evaluator(object):
     """The metrics over `num_steps` batches of `iterator`, as a dict (see the module doc)."""
     sums = {}
     batch_losses = []
-    for _ in range(num_steps):
+    start = time.time()
+    for index in range(num_steps):
       if self.stop_requested is not None and bool(self.stop_requested.numpy()):
         raise errors.Preempted("stopped during evaluation; rerun the same command to evaluate.")
       batch = {k: v.numpy().astype(np.float64) for k, v in self._step(iterator).items()}
       batch_losses.append(batch.pop("total_loss"))
       sums = {k: sums.get(k, 0.0) + v for k, v in batch.items()}
+      if index == 0:
+        logging.info("  First eval batch (tracing the eval step) in %.1f s", time.time() - start)
+    logging.info("  %d eval batches in %.1f s", num_steps, time.time() - start)
     result = losses.metrics(sums)
     result["loss"] = float(np.float32(np.mean(batch_losses)))
     result["global_step"] = int(global_step)

@@ -10,8 +10,9 @@ The original reads its inputs through `tf.gfile`; what matters for identical out
     is dropped (TensorFlow's line reader skips it anywhere in a line, so "a\\rb" reads "ab"), and
     lines are decoded as strict UTF-8.
 
-Local paths use Python's own I/O (importing TensorFlow alone costs seconds and hundreds of MB); paths
-with a scheme (`gs://...`) go through `tf.io.gfile`, imported only then.
+Local paths use Python's own I/O (importing TensorFlow alone costs seconds and hundreds of MB);
+paths with a scheme (`gs://...`, or any other `tf.io.gfile` filesystem such as `ram://`) go
+through `tf.io.gfile`, imported only then.
 
 Outputs are written to a temporary name beside the final one and renamed into place when
 complete (`AtomicOutputs`), so an interrupted or failed run never leaves a partial file under a
@@ -28,8 +29,44 @@ from bert_mlm.errors import UsageError
 _GLOB_CHARS = re.compile(r"[*?[]")
 
 
-def _is_remote(path):
+def is_remote(path):
+  """Whether `path` names a file on a `tf.io.gfile` filesystem with a scheme (`gs://bucket/x`)."""
   return "://" in path
+
+
+_is_remote = is_remote
+
+
+def canonical_path(path):
+  """A key under which two names of the same file compare equal (local symlinks resolved;
+  a URL is its own key)."""
+  return path if is_remote(path) else os.path.realpath(path)
+
+
+def read_text(path, what="file"):
+  """The whole UTF-8 text of `path`, local or remote (the original reads it with tf.gfile).
+
+  Raises:
+    UsageError: `path` does not exist, is a directory, or is not valid UTF-8 (naming `what` and
+      the path).
+  """
+  if is_remote(path):
+    if not _gfile().exists(path):
+      raise UsageError("%s %s does not exist." % (what, path))
+    with _gfile().GFile(path, "rb") as reader:
+      data = reader.read()
+  else:
+    if os.path.isdir(path):
+      raise UsageError("%s %s is a directory, not a file." % (what, path))
+    try:
+      with open(path, "rb") as reader:
+        data = reader.read()
+    except FileNotFoundError:
+      raise UsageError("%s %s does not exist." % (what, path)) from None
+  try:
+    return data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise UsageError("%s %s: not valid UTF-8 (byte %d)." % (what, path, e.start + 1)) from None
 
 
 def _gfile():
@@ -97,7 +134,11 @@ def read_text_lines(path):
       the file, line and byte offset).
   """
   opener = _gfile().GFile if _is_remote(path) else open
-  if not _is_remote(path) and not os.path.isfile(path):
+  if _is_remote(path):
+    # Not isdir: on some filesystems (ram://) every prefix of a file's name is a "directory".
+    if not _gfile().exists(path):
+      raise UsageError("%s: no such file." % path)
+  elif not os.path.isfile(path):
     if os.path.isdir(path):
       raise UsageError("%s: is a directory, not a text file." % path)
     raise UsageError("%s: no such file." % path)

@@ -20,6 +20,7 @@ from bert_mlm.errors import UsageError
 
 _NUM_CPU_THREADS = 4  # the original's interleave and map parallelism
 _SHUFFLE_RECORDS = 100
+_PREFETCH_BATCHES = 2
 
 
 def check_records(input_files, max_seq_length, max_predictions_per_seq):
@@ -76,15 +77,20 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
       for name, length in lengths.items()}
   options = tf.data.Options()
   options.deterministic = seed is not None or not shuffle or not is_training
+  # Fixed parallelism (the original's) and no autotuning. Autotuning runs an optimizer thread
+  # that an iterator's destructor waits for, and on a busy CPU one of its passes took seconds to
+  # half a minute: the end of training stalled there before evaluation (and the end of eval
+  # before exit). The pipeline is far ahead of a training step either way.
+  options.autotune.enabled = False
   # Across workers, split each global batch (any number of files works, even one).
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   if is_training and shuffle:
     d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
     d = d.repeat()
     d = d.shuffle(buffer_size=len(input_files), seed=seed)
-    d = d.interleave(tf.data.TFRecordDataset, cycle_length=min(_NUM_CPU_THREADS,
-                                                                len(input_files)),
-                     num_parallel_calls=tf.data.AUTOTUNE)
+    cycle_length = min(_NUM_CPU_THREADS, len(input_files))
+    d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length,
+                     num_parallel_calls=cycle_length)
     d = d.shuffle(buffer_size=_SHUFFLE_RECORDS, seed=seed)
   else:
     d = tf.data.TFRecordDataset(input_files).repeat()
@@ -94,5 +100,5 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   if skip_batches:
     d = d.skip(skip_batches)
   d = d.map(lambda records: _decode(records, name_to_features),
-            num_parallel_calls=tf.data.AUTOTUNE)
-  return d.with_options(options).prefetch(tf.data.AUTOTUNE)
+            num_parallel_calls=_NUM_CPU_THREADS)
+  return d.with_options(options).prefetch(_PREFETCH_BATCHES)

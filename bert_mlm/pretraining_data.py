@@ -12,7 +12,6 @@ Each example has the original's features (`schema`), padded with zeros.
 """
 
 import dataclasses
-import os
 import random
 import time
 
@@ -408,7 +407,8 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
                         tokenization.UNK_TOKEN), vocab_file)
   input_files = file_io.expand_patterns(input_file)
   output_files = output_file.split(",")
-  clobbered = set(map(os.path.realpath, input_files)) & set(map(os.path.realpath, output_files))
+  clobbered = (set(map(file_io.canonical_path, input_files))
+               & set(map(file_io.canonical_path, output_files)))
   if clobbered:
     raise UsageError("--output_file would overwrite the input file %s." % sorted(clobbered)[0])
   logging.info("*** Reading from input files ***")

@@ -16,6 +16,7 @@ ignores `init_checkpoint`, as the Estimator did.
 """
 
 import dataclasses
+import os
 import time
 
 from absl import logging
@@ -47,7 +48,11 @@ _SCALAR_METADATA = summary_pb2.SummaryMetadata(
 
 @dataclasses.dataclass
 class PretrainingOptions:
-  """run_pretraining's flags (same names and defaults), plus `seed` and `train_shuffle`."""
+  """run_pretraining's flags (same names and defaults), plus `seed` and `train_shuffle`.
+
+  Every path may be local or a `gs://` (any `tf.io.gfile`) URL. `bert_config` is None only in a
+  dry run whose config file is not read (see `dry_run`).
+  """
   bert_config: BertConfig
   input_files: list
   output_dir: str
@@ -98,7 +103,8 @@ class PretrainingOptions:
       if getattr(self, name) % num_replicas:
         raise UsageError("--%s=%d is not divisible by the %d replicas."
                          % (name, getattr(self, name), num_replicas))
-    if self.max_seq_length > self.bert_config.max_position_embeddings:
+    if (self.bert_config is not None
+        and self.max_seq_length > self.bert_config.max_position_embeddings):
       raise UsageError("--max_seq_length=%d exceeds the config's max_position_embeddings=%d."
                        % (self.max_seq_length, self.bert_config.max_position_embeddings))
 
@@ -211,11 +217,18 @@ def _scalar(name, value, step):
 def evaluate(run, options):
   """The evaluation part: the latest checkpoint in output_dir (else init_checkpoint); writes
   output_dir/eval_results.txt as the original does; returns the metrics."""
+  start = time.time()
   latest = run.checkpoints.latest
   if latest:
-    checkpoints.load_checkpoint(run.variables, latest)
-    step = tf.train.load_checkpoint(latest).get_tensor(checkpoints.GLOBAL_STEP)
-    run.global_step.assign(int(step))
+    step = int(checkpoints.CheckpointReader(latest).read(checkpoints.GLOBAL_STEP))
+    if options.do_train and step == int(run.global_step.numpy()):
+      # What train() just saved (or restored): the weights are in memory already, and reading
+      # them back is most of the time between training and evaluation on a bucket.
+      logging.info("Evaluating the weights just trained: %s (global step %d).", latest, step)
+    else:
+      checkpoints.load_checkpoint(run.variables, latest)
+      run.global_step.assign(step)
+      logging.info("Loaded %s (global step %d) in %.1f s.", latest, step, time.time() - start)
   elif options.init_checkpoint:
     checkpoints.load_checkpoint(run.variables, options.init_checkpoint)
   else:
@@ -230,7 +243,19 @@ def evaluate(run, options):
   result = run.evaluator.evaluate(iterator, options.max_eval_steps, run.global_step.numpy())
   if run.checkpoints.is_writer:
     evaluation.write_eval_results(options.output_dir, result)
+    write_eval_summaries(options.output_dir, result)
   return result
+
+
+def write_eval_summaries(output_dir, result):
+  """Writes the eval metrics as TensorBoard scalars in `output_dir/eval` at their global step,
+  beside the training curves in `output_dir`, as the Estimator did."""
+  writer = tf.summary.create_file_writer(os.path.join(output_dir, "eval"))
+  with writer.as_default():
+    for name, value in sorted(result.items()):
+      if name != "global_step":
+        _scalar(name, value, result["global_step"])
+  writer.close()
 
 
 def run_pretraining(options, strategy):

@@ -113,14 +113,13 @@ def history_table(history):
   return np.stack([np.asarray(history[name]) for name in STEP_COLUMNS], axis=1)
 
 
-def read_scalars(directory, tag):
-  """{step: value} of a scalar summary in the event files of `directory` (later files win)."""
-  import glob  # pylint: disable=g-import-not-at-top
+def read_scalars(directory):
+  """{tag: [(step, value)]} of the scalar summaries written in `directory` (local or any
+  tf.io.gfile URL), read with TensorBoard's own event reader as its scalars dashboard does."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  values = {}
-  for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
-    for event in tf.compat.v1.train.summary_iterator(path):
-      for value in event.summary.value:
-        if value.tag == tag:
-          values[event.step] = float(tf.make_ndarray(value.tensor))
-  return values
+  from tensorboard.backend.event_processing import plugin_event_accumulator as reader  # pylint: disable=g-import-not-at-top
+  accumulator = reader.EventAccumulator(directory)
+  accumulator.Reload()
+  return {tag: [(event.step, tf.make_ndarray(event.tensor_proto).item())
+                for event in accumulator.Tensors(tag)]
+          for tag in accumulator.PluginTagToContent("scalars")}

@@ -126,3 +126,29 @@ def test_save_leaves_nothing_partial(tmp_path):
     checkpoints.save_checkpoint(str(tmp_path / "no" / "m"), {"a": tf.zeros([2])})
   checkpoints.save_checkpoint(str(tmp_path / "m"), {"a": tf.zeros([2])})
   assert sorted(os.listdir(str(tmp_path))) == ["m.data-00000-of-00001", "m.index"]
+
+
+def test_checkpoints_on_a_filesystem_with_a_scheme():
+  # ram:// is reached only through tf.io.gfile, like gs://; there `isdir` is true for any prefix
+  # of a file's name, so a prefix must be tried before "a directory with a `checkpoint` file".
+  directory = "ram://checkpoints-test/out"
+  prefix = _save(BertPretrainingModel(_SMALL), directory + "/model.ckpt-7", global_step=7)
+  assert tf.io.gfile.isdir(prefix)  # the quirk
+  assert checkpoints.CheckpointReader(prefix).path == prefix
+  checkpoints.write_checkpoint_state(directory, [prefix])
+  with tf.io.gfile.GFile(directory + "/checkpoint") as f:
+    assert f.read().splitlines()[0] == 'model_checkpoint_path: "model.ckpt-7"'  # relative
+  assert checkpoints.CheckpointReader(directory).path == prefix
+  assert checkpoints.CheckpointReader(directory).read("global_step") == 7
+  # Absolute URLs, as the Estimator writes them on a bucket, are kept as they are (TensorFlow's
+  # own get_checkpoint_state would join them onto the directory).
+  tf.io.gfile.remove(directory + "/checkpoint")  # ram:// appends to an existing file on "w"
+  with tf.io.gfile.GFile(directory + "/checkpoint", "w") as f:
+    f.write('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (prefix, prefix))
+  assert checkpoints.read_checkpoint_state(directory) == [prefix]
+  assert checkpoints.latest_checkpoint(directory) == prefix
+  # Stripping writes into a new "directory" of the bucket.
+  kept = checkpoints.strip_optimizer_slots(directory, "ram://checkpoints-test/release/m.ckpt")
+  assert "global_step" in kept
+  with pytest.raises(UsageError, match="does not exist"):
+    checkpoints.CheckpointReader("ram://checkpoints-test/none/model.ckpt-1")

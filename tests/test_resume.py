@@ -65,7 +65,7 @@ def _uninterrupted(tmp_path, records, config, extra=(), name="whole"):
 def _assert_same_run(resumed_dir, whole_dir):
   """Per-step losses (all steps, from both sessions' summaries) and the final checkpoint."""
   for tag in ("total_loss", "masked_lm_loss", "next_sentence_loss", "learning_rate"):
-    resumed, whole = (helpers.read_scalars(d, tag) for d in (resumed_dir, whole_dir))
+    resumed, whole = (dict(helpers.read_scalars(d)[tag]) for d in (resumed_dir, whole_dir))
     assert sorted(resumed) == sorted(whole) == list(range(1, _STEPS + 1)), tag
     np.testing.assert_allclose([resumed[s] for s in sorted(resumed)],
                                [whole[s] for s in sorted(whole)], rtol=1e-6, atol=1e-7,

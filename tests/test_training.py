@@ -98,6 +98,13 @@ def test_eval_metrics_match_original(tmp_path):
     lines = f.read().splitlines()
   assert [line.split(" = ")[0] for line in lines] == sorted(result)
   assert lines[0] == "global_step = 0"
+  # And as TensorBoard scalars in output_dir/eval at the global step, read by TensorBoard's
+  # own event reader.
+  scalars = helpers.read_scalars(str(tmp_path / "out" / "eval"))
+  assert sorted(scalars) == sorted(set(result) - {"global_step"})
+  for key, [(step, value)] in scalars.items():
+    assert step == 0
+    np.testing.assert_allclose(value, result[key], rtol=1e-6, err_msg=key)
 
 
 
@@ -291,9 +298,14 @@ def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
 
 @pytest.mark.slow
 def test_multi_worker_two_local_processes(tmp_path):
+  """Two workers (one replica each) train and evaluate as one device at the same global batch:
+  the chief's per-step losses (its TensorBoard scalars), final weights and slots, and eval."""
   import json  # pylint: disable=g-import-not-at-top
   import socket  # pylint: disable=g-import-not-at-top
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=80))
+  batches = _batches(6, seed=80)
+  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  init = str(tmp_path / "init.ckpt")
+  original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   ports = []
   for _ in range(2):
     with socket.socket() as s:
@@ -308,23 +320,36 @@ def test_multi_worker_two_local_processes(tmp_path):
     processes.append(subprocess.Popen(
         [sys.executable, os.path.join(REPO, "run_pretraining.py"),
          "--bert_config_file=" + _config_file(tmp_path), "--input_file=" + records,
-         "--output_dir=" + str(out), "--do_train", "--do_eval", "--train_batch_size=4",
-         "--eval_batch_size=4", "--max_eval_steps=2", "--max_seq_length=24",
-         "--max_predictions_per_seq=4", "--num_train_steps=6", "--num_warmup_steps=2",
-         "--save_checkpoints_steps=3", "--iterations_per_loop=3", "--learning_rate=1e-3",
+         "--output_dir=" + str(out), "--init_checkpoint=" + init, "--train_shuffle=false",
+         "--do_train", "--do_eval", "--train_batch_size=4", "--eval_batch_size=4",
+         "--max_eval_steps=2", "--max_seq_length=24", "--max_predictions_per_seq=4",
+         "--num_train_steps=6", "--num_warmup_steps=2", "--save_checkpoints_steps=3",
+         "--iterations_per_loop=3", "--learning_rate=1e-2",
          "--distribution_strategy=multi_worker_mirrored"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
   for process in processes:
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     assert "CollectiveAllReduceStrategy with 2 replica(s)" in stderr  # MultiWorkerMirrored
-  latest = tf.train.latest_checkpoint(str(out))
-  assert latest.endswith("model.ckpt-6")
-  reader = tf.train.load_checkpoint(latest)
-  assert reader.get_tensor("global_step") == 6
-  assert len(checkpoints.CheckpointReader(latest).shapes) == 3 * 46 + 1
+  assert checkpoints.latest_checkpoint(str(out)).endswith("model.ckpt-6")
+  multi = helpers.read_checkpoint(str(out / "model.ckpt-6"))
+  assert len(multi) == 3 * 46 + 1 and multi["global_step"] == 6
+
+  options = _options(tmp_path, records, init_checkpoint=init, output_dir=str(tmp_path / "one"),
+                     do_eval=True, max_eval_steps=2, iterations_per_loop=3)
+  history, one_result = training.run_pretraining(options, _one_device())
+  scalars = helpers.read_scalars(str(out))
+  multi_history = {name: [value for _, value in scalars[name]] for name in helpers.STEP_COLUMNS}
+  assert [step for step, _ in scalars["total_loss"]] == list(range(1, 7))
+  np.testing.assert_allclose(history_table(multi_history), history_table(history), rtol=1e-5,
+                             atol=1e-7)
+  helpers.assert_states_close(multi, helpers.read_checkpoint(str(tmp_path / "one" /
+                                                                 "model.ckpt-6")))
   with open(str(out / "eval_results.txt")) as f:
-    assert "global_step = 6" in f.read()
+    multi_result = dict(line.split(" = ") for line in f.read().splitlines())
+  assert multi_result.keys() == one_result.keys()
+  for name, value in one_result.items():
+    np.testing.assert_allclose(float(multi_result[name]), value, rtol=1e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("mixed_precision, tolerance", [("bf16", 0.05), ("fp16", 0.01)])

@@ -40,6 +40,12 @@ flags.DEFINE_float("short_seq_prob", 0.1,
 flags.DEFINE_bool("preserve_unused_tokens", False,
                   "If True, words that are [unusedN] vocabulary tokens are kept whole instead of "
                   "being split by punctuation and WordPiece (the PyPI release's option).")
+flags.DEFINE_bool("dynamic_masking", False,
+                  "Not in the original: write the next sentence pairs without masks (input_ids, "
+                  "input_mask, segment_ids, next_sentence_labels); run_pretraining.py "
+                  "--dynamic_masking=True then masks every batch afresh, so --dupe_factor=1 is "
+                  "usual and --masked_lm_prob, --max_predictions_per_seq and "
+                  "--do_whole_word_mask are set there instead.")
 
 FLAGS = flags.FLAGS
 
@@ -55,7 +61,8 @@ def main(_):
       dupe_factor=FLAGS.dupe_factor,
       masked_lm_prob=FLAGS.masked_lm_prob,
       short_seq_prob=FLAGS.short_seq_prob,
-      preserve_unused_tokens=FLAGS.preserve_unused_tokens)
+      preserve_unused_tokens=FLAGS.preserve_unused_tokens,
+      dynamic_masking=FLAGS.dynamic_masking)
   with errors.one_line_errors("create_pretraining_data.py"):
     pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
                                              FLAGS.vocab_file, options)

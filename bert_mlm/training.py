@@ -70,6 +70,9 @@ class PretrainingOptions:
   use_xla: bool = False
   gradient_accumulation_steps: int = 1
   mixed_precision: str = ""
+  # A dynamic_masking.DynamicMasking: the records are unmasked and each batch is masked in the
+  # input pipeline (--dynamic_masking). None: the records' own masks.
+  dynamic_masking: object = None
 
   def validate(self, num_replicas):
     """Raises ValueError naming the flag whose value can't work."""
@@ -353,7 +356,8 @@ def train(pretrainer, options):
 
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed)
+      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
+      masking=options.dynamic_masking)
   if not options.train_shuffle and step:
     # Unshuffled, the resumed run continues where the records left off.
     dataset = dataset.skip(step * options.gradient_accumulation_steps)
@@ -412,7 +416,7 @@ def evaluate(pretrainer, options):
                      % options.output_dir)
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.eval_batch_size, is_training=False)
+      options.eval_batch_size, is_training=False, masking=options.dynamic_masking)
   iterator = iter(pretrainer.strategy.experimental_distribute_dataset(dataset))
   logging.info("***** Running evaluation *****")
   logging.info("  Batch size = %d", options.eval_batch_size)
@@ -436,7 +440,7 @@ def run_pretraining(options, strategy):
   if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
     raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
   input_pipeline.check_records(options.input_files, options.max_seq_length,
-                               options.max_predictions_per_seq)
+                               options.max_predictions_per_seq, masking=options.dynamic_masking)
   tf.io.gfile.makedirs(options.output_dir)
   if options.seed is not None:
     keras.utils.set_random_seed(options.seed)

@@ -116,23 +116,22 @@ def _greedy_fill(lengths_in_order, budget):
     bool [B, I]: whether the word at each rank was taken.
   """
   num_ranks = tf.shape(lengths_in_order)[1]
-  by_rank = tf.transpose(lengths_in_order)  # [I, B]
-  taken = tf.TensorArray(tf.bool, size=0, dynamic_size=True, element_shape=budget.shape)
+  rows = tf.range(tf.shape(budget)[0])
 
   def body(rank, count, taken):
-    length = by_rank[rank]
+    length = lengths_in_order[:, rank]
     take = (length > 0) & (count + length <= budget)
-    return rank + 1, count + tf.where(take, length, 0), taken.write(rank, take)
+    taken = tf.tensor_scatter_nd_update(
+        taken, tf.stack([rows, tf.fill(tf.shape(rows), rank)], axis=1), take)
+    return rank + 1, count + tf.where(take, length, 0), taken
 
   def keep_going(rank, count, unused_taken):
     return (rank < num_ranks) & tf.reduce_any(count < budget)
 
-  rank, _, taken = tf.while_loop(keep_going, body,
-                                 (tf.constant(0), tf.zeros_like(budget), taken))
-  # Ranks after the loop stopped (every row full) take nothing.
-  taken = tf.concat([taken.stack(), tf.zeros([num_ranks - rank, tf.shape(budget)[0]], tf.bool)],
-                    axis=0)
-  return tf.transpose(taken)
+  # Ranks after the loop stopped (every row full) stay False.
+  _, _, taken = tf.while_loop(keep_going, body, (tf.constant(0), tf.zeros_like(budget),
+                                                 tf.zeros(tf.shape(lengths_in_order), tf.bool)))
+  return taken
 
 
 class _OriginalRuleValues(text.MaskValuesChooser):
@@ -264,7 +263,8 @@ class DynamicMasking(object):
     """Decodes and masks a dataset of serialized record batches.
 
     Args:
-      batches: tf.data.Dataset of string [B] (serialized unmasked records).
+      batches: tf.data.Dataset of (index of the batch in the stream: int64 scalar, serialized
+        unmasked records: string [B]), as `Dataset.batch(...).enumerate()` makes it.
       decode: string [B] -> the four unmasked features (int32).
       is_training: fresh masks per batch (from `seed` and the batch index), else a fixed mask
         per record (from its fingerprint).
@@ -288,10 +288,10 @@ class DynamicMasking(object):
             tf.stack([tf.constant(seed, tf.int64), index]), dtype=tf.float64, alg="philox")
         return self.mask(features, draws, max_predictions_per_seq)
 
-      return batches.enumerate().map(mask_training_batch, num_parallel_calls=tf.data.AUTOTUNE)
+      return batches.map(mask_training_batch, num_parallel_calls=tf.data.AUTOTUNE)
 
     @tf.autograph.experimental.do_not_convert
-    def mask_eval_batch(records):
+    def mask_eval_batch(unused_index, records):
       features = decode(records)
       num_draws = self.num_draws(tf.shape(features["input_ids"])[1], max_predictions_per_seq)
       fingerprints = tf.bitcast(tf.fingerprint(records), tf.int64)  # [B]: farmhash of each

@@ -115,6 +115,8 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
     d = d.map(lambda records: _decode(records, name_to_features),
               num_parallel_calls=tf.data.AUTOTUNE)
   else:
-    d = masking.map_batches(d, lambda records: _decode(records, name_to_features),
+    # Batches are numbered first: a training batch's masks are drawn from its place in the
+    # stream (so anything that skips batches must come after this).
+    d = masking.map_batches(d.enumerate(), lambda records: _decode(records, name_to_features),
                             max_predictions_per_seq, is_training, seed)
   return d.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -11,8 +11,10 @@ import pytest
 import tensorflow as tf
 
 from bert_mlm import checkpoints
+from bert_mlm import export
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
+from bert_mlm.errors import UsageError
 from bert_mlm.heads import BertPretrainingModel
 from tests.conftest import REPO
 from tests.test_text_preprocessing import _original_pack
@@ -188,16 +190,9 @@ def test_raw_strings_equal_full_tokenizer_and_our_model(exported, fresh_process_
   assert out["default_input_word_ids"].shape == (len(_TEXTS), 32)  # --seq_length=32
 
 
-def test_errors_are_one_line(tmp_path, exported, minilm_vocab):
+def test_vocab_of_another_size_is_an_error(tmp_path, exported, minilm_vocab):
   _, _, directory = exported
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "export_savedmodel.py"),
-       "--bert_config_file=" + str(directory / "bert_config.json"),
-       "--input_checkpoint=" + str(directory / "model.ckpt"), "--vocab_file=" + minilm_vocab,
-       "--output_dir=" + str(tmp_path / "out")],
-      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO))
-  assert result.returncode == 1, result.stderr[-2000:]
-  last = result.stderr.strip().splitlines()[-1]
-  assert last == ("export_savedmodel.py: error: The vocabulary %s has 30522 tokens but the "
-                  "config's vocab_size is 2081." % minilm_vocab)
+  with pytest.raises(UsageError, match="has 30522 tokens but the config's vocab_size is 2081"):
+    export.export_savedmodels(str(directory / "model.ckpt"), str(directory / "bert_config.json"),
+                              minilm_vocab, True, str(tmp_path / "out"))
   assert not os.path.exists(str(tmp_path / "out"))

@@ -1,4 +1,4 @@
-"""The tensorflow-text tokenizer against FullTokenizer, and BERT input packing against the original's."""
+"""The tensorflow-text tokenizer against FullTokenizer; input packing against the original's."""
 
 import random
 import unicodedata

@@ -45,6 +45,12 @@ flags.DEFINE_bool("dry_run", False,
                   "Check the flags, vocabulary, input files and output locations, then stop: "
                   "nothing is written. Local files are read; gs:// (any URL) paths are checked "
                   "for their form only, not contacted.")
+flags.DEFINE_bool("dynamic_masking", False,
+                  "Not in the original: write the next sentence pairs without masks (input_ids, "
+                  "input_mask, segment_ids, next_sentence_labels); run_pretraining.py "
+                  "--dynamic_masking=True then masks every batch afresh, so --dupe_factor=1 is "
+                  "usual and --masked_lm_prob, --max_predictions_per_seq and "
+                  "--do_whole_word_mask are set there instead.")
 
 FLAGS = flags.FLAGS
 
@@ -60,7 +66,8 @@ def main(_):
       dupe_factor=FLAGS.dupe_factor,
       masked_lm_prob=FLAGS.masked_lm_prob,
       short_seq_prob=FLAGS.short_seq_prob,
-      preserve_unused_tokens=FLAGS.preserve_unused_tokens)
+      preserve_unused_tokens=FLAGS.preserve_unused_tokens,
+      dynamic_masking=FLAGS.dynamic_masking)
   with errors.one_line_errors("create_pretraining_data.py"):
     if FLAGS.dry_run:
       dry_run.check_data_creation(FLAGS.input_file, FLAGS.output_file, FLAGS.vocab_file, options)

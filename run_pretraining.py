@@ -17,6 +17,7 @@ from absl import logging
 from bert_mlm import config as config_lib
 from bert_mlm import distribute
 from bert_mlm import dry_run
+from bert_mlm import dynamic_masking
 from bert_mlm import errors
 from bert_mlm import file_io
 from bert_mlm import training
@@ -87,7 +88,17 @@ flags.DEFINE_integer("gradient_accumulation_steps", 1,
                      "steps.")
 flags.DEFINE_string("vocab_file", None,
                     "Optional: the vocabulary the data was made with; its size must equal the "
-                    "config's vocab_size (checked before any step).")
+                    "config's vocab_size (checked before any step). Required with "
+                    "--dynamic_masking.")
+flags.DEFINE_bool("dynamic_masking", False,
+                  "Mask each batch in the input pipeline (tensorflow-text) instead of reading "
+                  "the records' masks: the records must come from create_pretraining_data.py "
+                  "--dynamic_masking=True. Training draws fresh masks every time (reproducible "
+                  "with --seed); evaluation uses a fixed mask per record.")
+flags.DEFINE_float("masked_lm_prob", 0.15,
+                   "With --dynamic_masking: the original's masked LM probability.")
+flags.DEFINE_bool("do_whole_word_mask", False,
+                  "With --dynamic_masking: mask whole words (a token and its ## pieces).")
 flags.DEFINE_bool("dry_run", False,
                   "Check the flags, config, vocabulary, input records, init checkpoint and output "
                   "directory, then stop: nothing is trained or written. Local files are read; "
@@ -96,7 +107,23 @@ flags.DEFINE_bool("dry_run", False,
 FLAGS = flags.FLAGS
 
 
-def _options(bert_config, input_files):
+def _masking(build=True):
+  """The DynamicMasking of --dynamic_masking (None without it); build=False only checks."""
+  if not FLAGS.dynamic_masking:
+    if FLAGS["masked_lm_prob"].present or FLAGS["do_whole_word_mask"].present:
+      logging.warning("--masked_lm_prob and --do_whole_word_mask only apply with "
+                      "--dynamic_masking; the records' own masks are used.")
+    return None
+  if not FLAGS.vocab_file:
+    raise errors.UsageError("--dynamic_masking needs --vocab_file (the vocabulary the records "
+                            "were made with).")
+  if not build:
+    return None
+  return dynamic_masking.DynamicMasking.from_vocab_file(
+      FLAGS.vocab_file, FLAGS.masked_lm_prob, FLAGS.do_whole_word_mask)
+
+
+def _options(bert_config, input_files, masking=None):
   return training.PretrainingOptions(
       bert_config=bert_config, input_files=input_files, output_dir=FLAGS.output_dir,
       init_checkpoint=FLAGS.init_checkpoint, max_seq_length=FLAGS.max_seq_length,
@@ -108,13 +135,14 @@ def _options(bert_config, input_files):
       iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
       seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
       use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
-      mixed_precision=FLAGS.mixed_precision)
+      mixed_precision=FLAGS.mixed_precision, dynamic_masking=masking)
 
 
 def main(_):
   logging.set_verbosity(logging.INFO)
   with errors.one_line_errors("run_pretraining.py"):
     if FLAGS.dry_run:
+      _masking(build=False)
       dry_run.check_pretraining(
           _options(None, []), FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.input_file,
           distribute.strategy_name(FLAGS.distribution_strategy, FLAGS.use_tpu, FLAGS.tpu_name,
@@ -130,7 +158,7 @@ def main(_):
     strategy = distribute.get_strategy(FLAGS.distribution_strategy, FLAGS.use_tpu,
                                        FLAGS.tpu_name, FLAGS.tpu_zone, FLAGS.gcp_project,
                                        FLAGS.master, FLAGS.num_tpu_cores)
-    training.run_pretraining(_options(bert_config, input_files), strategy)
+    training.run_pretraining(_options(bert_config, input_files, _masking()), strategy)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ Writes synthetic pretraining TFRecords (seq 128, 20 predictions), then reads bat
 `bert_mlm.input_pipeline.make_dataset` (training: shuffled files, interleave, record shuffle;
 eval: in order) and through the same pipeline decoding record by record before batching, as the
 original's input_fn does (`parse_single_example` in a map, then batch). Prints examples/s and
-the ratio. The pipeline must outrun the accelerator: a GPU trains BERT-Base at a few thousand
-sequences/s.
+the ratio. With --dynamic_masking it also reads unmasked records (the same sequences) through
+make_dataset with a DynamicMasking (per-token and whole-word), against our static pipeline. The
+pipeline must outrun the accelerator: a GPU trains BERT-Base at a few thousand sequences/s.
 
-  python benchmarks/input_pipeline_throughput.py [--examples 20000] [--batch 256]
+  python benchmarks/input_pipeline_throughput.py [--examples 20000] [--batch 256] \
+      [--dynamic_masking]
 """
 
 import argparse
@@ -21,9 +23,11 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_mlm import dynamic_masking  # pylint: disable=wrong-import-position
 from bert_mlm import input_pipeline  # pylint: disable=wrong-import-position
 from bert_mlm import schema  # pylint: disable=wrong-import-position
 from bert_mlm import tfrecord  # pylint: disable=wrong-import-position
+from bert_mlm import unmasked_examples  # pylint: disable=wrong-import-position
 
 _SEQ, _PREDICTIONS = 128, 20
 
@@ -58,6 +62,24 @@ def per_record_dataset(path, batch_size, is_training):
   return d.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+def synthetic_vocab(size=30522):
+  """{token: id}: the released layout's special ids, every fifth other token a ## piece."""
+  special = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]"}
+  return {special.get(i, ("##t%d" if i % 5 == 0 else "t%d") % i): i for i in range(size)}
+
+
+def write_unmasked_records(path, count, vocab, seed=0):
+  """Full-length [CLS] A [SEP] B [SEP] sequences in the unmasked layout."""
+  maker, encoder = unmasked_examples.maker_and_encoder(vocab, _SEQ)
+  rng = np.random.RandomState(seed)
+  with open(path, "wb") as f:
+    for _ in range(count):
+      body = rng.randint(1000, len(vocab), _SEQ - 3).tolist()
+      split = rng.randint(1, len(body))
+      instance = maker.create_instance(body[:split], body[split:], bool(rng.randint(2)), None)
+      f.write(tfrecord.frame(encoder.encode(instance)))
+
+
 def examples_per_second(dataset, batch_size, batches):
   iterator = iter(dataset)
   next(iterator)
@@ -72,6 +94,7 @@ def main():
   parser.add_argument("--examples", type=int, default=20000)
   parser.add_argument("--batch", type=int, default=256)
   parser.add_argument("--batches", type=int, default=60)
+  parser.add_argument("--dynamic_masking", action="store_true")
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "records.tfrecord")
@@ -86,6 +109,31 @@ def main():
                                    args.batch, args.batches)
       print("| %s | %.0f | %.0f | %.1fx |" % ("training" if is_training else "eval", ours,
                                               theirs, ours / theirs), flush=True)
+    if not args.dynamic_masking:
+      return
+    vocab = synthetic_vocab()
+    unmasked = os.path.join(directory, "unmasked.tfrecord")
+    write_unmasked_records(unmasked, args.examples, vocab)
+    print()
+    print("| pipeline | static masks examples/s | dynamic masking examples/s | ratio |")
+    print("|---|---|---|---|")
+    # Best of three, the pipelines taking turns: on a shared machine one pass varies by 1.5x.
+    for is_training in (True, False):
+      datasets = {"static": input_pipeline.make_dataset(
+          [path], _SEQ, _PREDICTIONS, args.batch, is_training=is_training)}
+      for whole_words in (False, True):
+        masking = dynamic_masking.DynamicMasking(vocab, 0.15, whole_words)
+        datasets[whole_words] = input_pipeline.make_dataset(
+            [unmasked], _SEQ, _PREDICTIONS, args.batch, is_training=is_training, seed=1,
+            masking=masking)
+      best = {key: 0.0 for key in datasets}
+      for _ in range(3):
+        for key, dataset in datasets.items():
+          best[key] = max(best[key], examples_per_second(dataset, args.batch, args.batches))
+      for whole_words in (False, True):
+        print("| %s, %s | %.0f | %.0f | %.2fx |" % (
+            "training" if is_training else "eval", "whole words" if whole_words else "tokens",
+            best["static"], best[whole_words], best[whole_words] / best["static"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ The map, one idea per module:
     tokenization      the original's tokenization module (FullTokenizer, exact, cached)
     tfrecord          tf.train.Example wire format and TFRecord framing
     pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords
+    unmasked_examples --dynamic_masking: the NSP pairs without masks
+    vocab_learning    create_vocab: a WordPiece vocabulary (tensorflow-text's learner)
 
   Model side                                     features -> losses
     fused             GELU, LayerNorm, softmax cross entropy as compiled kernels
@@ -28,11 +30,19 @@ The map, one idea per module:
     train_step        one optimizer step on every replica
     evaluation        the original's metric_fn and eval_results.txt
     checkpoints       TF1-format checkpoints by name, CheckpointManager
+    dynamic_masking   masks each batch in the input pipeline (tensorflow-text)
     training          PretrainingOptions and the loop: run_pretraining
+    preemption        SIGTERM -> stop after the step in flight, checkpoint, exit 75
     dry_run           --dry_run: a command line's flags and files checked, nothing run
 
-  Tools: the scripts at the repository's top (create_pretraining_data.py, run_pretraining.py,
-  strip_checkpoint.py) parse flags and make one call into these modules.
+  Tools                                          checkpoints and models in other formats
+    hf_convert        TF1 checkpoints <-> Hugging Face safetensors directories
+    text_preprocessing  FullTokenizer's ids with tensorflow-text ops, BERT input packing
+    export            encoder and preprocessing SavedModels (TF Hub convention)
+
+  The scripts at the repository's top (create_pretraining_data.py, run_pretraining.py,
+  strip_checkpoint.py, convert_checkpoint.py, create_vocab.py, export_savedmodel.py, ...) parse
+  flags and make one call into these modules.
 
 Importing the package does not import TensorFlow.
 """

@@ -10,6 +10,10 @@ with drop_remainder. Every batch is a dict:
 
 Records are checked before training starts (`check_records`): a file written for another
 `max_seq_length` or `max_predictions_per_seq` is an error naming the file and the feature.
+
+With `masking` (a dynamic_masking.DynamicMasking), the records are unmasked (written by
+create_pretraining_data.py --dynamic_masking) and each decoded batch is masked in the pipeline,
+into the same batch dict.
 """
 
 import tensorflow as tf
@@ -23,14 +27,17 @@ _SHUFFLE_RECORDS = 100
 _PREFETCH_BATCHES = 2
 
 
-def check_records(input_files, max_seq_length, max_predictions_per_seq):
+def check_records(input_files, max_seq_length, max_predictions_per_seq, masking=None):
   """Reads the first record of each file and checks every feature's length.
+
+  With `masking`, the records must be unmasked (and without, masked).
 
   Raises:
     UsageError: a file is empty or not a TFRecord of pretraining examples, or a feature has
       another length (naming the file, the feature and both lengths).
   """
-  expected = schema.feature_lengths(max_seq_length, max_predictions_per_seq)
+  expected = schema.feature_lengths(max_seq_length, max_predictions_per_seq,
+                                    masked=masking is None)
   for path in input_files:
     try:
       first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
@@ -42,6 +49,7 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq):
       features = tfrecord.parse_example(first.numpy())
     except (ValueError, IndexError, UnicodeDecodeError):
       raise UsageError("%s: the first record is not a tf.train.Example." % path) from None
+    _check_masked_layout(path, features, masking)
     for name, length in expected.items():
       if name not in features:
         raise UsageError("%s: records lack the feature %s; was it written by "
@@ -53,6 +61,17 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq):
                                                             flag, length))
 
 
+def _check_masked_layout(path, features, masking):
+  masked = "masked_lm_positions" in features
+  if masking is not None and masked:
+    raise UsageError("%s: the records are already masked; --dynamic_masking needs records "
+                     "written by create_pretraining_data.py --dynamic_masking=True." % path)
+  if masking is None and not masked and "input_ids" in features:
+    raise UsageError("%s: the records hold no masks (written with --dynamic_masking=True); "
+                     "pass --dynamic_masking=True (with --vocab_file) to mask them in the input "
+                     "pipeline." % path)
+
+
 def _decode(records, name_to_features):
   """A batch of serialized examples -> the batch dict (one vectorized parse per batch)."""
   examples = tf.io.parse_example(records, name_to_features)
@@ -61,17 +80,21 @@ def _decode(records, name_to_features):
 
 
 def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_size, is_training,
-                 shuffle=True, seed=None, skip_batches=0):
+                 shuffle=True, seed=None, masking=None, skip_batches=0):
   """The original's input pipeline as a tf.data.Dataset of batches (see the module docstring).
 
   Args:
     shuffle: training only; False reads records in file order (for parity tests, debugging).
-    seed: makes the shuffles (and the interleave order) reproducible.
+    seed: makes the shuffles (and the interleave order, and in training dynamic masks)
+      reproducible.
+    masking: None reads masked records; a dynamic_masking.DynamicMasking reads unmasked ones and
+      masks each batch (fresh masks in training, a fixed mask per record in evaluation).
     skip_batches: batches to pass over first (a resumed run's consumed batches). They are read
       but not parsed; with shuffling, the batches after them are the uninterrupted run's only
       when `seed` is set.
   """
-  lengths = schema.feature_lengths(max_seq_length, max_predictions_per_seq)
+  lengths = schema.feature_lengths(max_seq_length, max_predictions_per_seq,
+                                   masked=masking is None)
   name_to_features = {
       name: tf.io.FixedLenFeature([length], tf.dtypes.as_dtype(schema.DTYPES[name]))
       for name, length in lengths.items()}
@@ -97,8 +120,17 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   # Batch the serialized records, then parse each batch at once: the same batches as parsing
   # record by record, several times faster.
   d = d.batch(batch_size, drop_remainder=True)
-  if skip_batches:
-    d = d.skip(skip_batches)
-  d = d.map(lambda records: _decode(records, name_to_features),
-            num_parallel_calls=_NUM_CPU_THREADS)
+  if masking is None:
+    if skip_batches:
+      d = d.skip(skip_batches)
+    d = d.map(lambda records: _decode(records, name_to_features),
+              num_parallel_calls=_NUM_CPU_THREADS)
+  else:
+    # Batches are numbered first: a training batch's masks are drawn from its place in the
+    # stream, so a resumed run's batches get the masks they had in the first run.
+    d = d.enumerate()
+    if skip_batches:
+      d = d.skip(skip_batches)
+    d = masking.map_batches(d, lambda records: _decode(records, name_to_features),
+                            max_predictions_per_seq, is_training, seed)
   return d.with_options(options).prefetch(_PREFETCH_BATCHES)

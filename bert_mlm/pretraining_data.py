@@ -21,6 +21,7 @@ from bert_mlm import file_io
 from bert_mlm import schema
 from bert_mlm import tfrecord
 from bert_mlm import tokenization
+from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError
 
 _NUM_LOGGED_EXAMPLES = 20
@@ -40,6 +41,9 @@ class DataOptions:
   masked_lm_prob: float = 0.15
   short_seq_prob: float = 0.1
   preserve_unused_tokens: bool = False
+  # Not in the original: write the NSP instances unmasked (unmasked_examples.py); the input
+  # pipeline masks each batch (run_pretraining.py --dynamic_masking).
+  dynamic_masking: bool = False
 
   def validate(self):
     """Raises UsageError naming the first flag whose value can't work."""
@@ -310,9 +314,12 @@ def create_training_instances(all_documents, vocab, options, rng):
   Instances are serialized as soon as they are made: the bytes are smaller than any Python
   structure holding the same ids. Shuffles `all_documents` in place (as the original does).
   """
-  masker = MaskedLmMasker(vocab, options.masked_lm_prob, options.max_predictions_per_seq,
-                          options.do_whole_word_mask)
-  encoder = ExampleEncoder(options.max_seq_length, options.max_predictions_per_seq)
+  if options.dynamic_masking:
+    masker, encoder = unmasked_examples.maker_and_encoder(vocab, options.max_seq_length)
+  else:
+    masker = MaskedLmMasker(vocab, options.masked_lm_prob, options.max_predictions_per_seq,
+                            options.do_whole_word_mask)
+    encoder = ExampleEncoder(options.max_seq_length, options.max_predictions_per_seq)
   rng.shuffle(all_documents)
   instances = []
   start = time.time()
@@ -373,7 +380,8 @@ def _log_example(serialized, tokenizer):
   logging.info("tokens: %s", " ".join(
       tokenizer.convert_ids_to_tokens(features["input_ids"][:num_tokens])))
   for name in schema.FEATURE_NAMES:
-    logging.info("%s: %s", name, " ".join(str(v) for v in features[name]))
+    if name in features:  # the unmasked layout has four of them
+      logging.info("%s: %s", name, " ".join(str(v) for v in features[name]))
 
 
 def write_instances(instances, files, tokenizer):

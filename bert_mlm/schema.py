@@ -5,6 +5,10 @@
   masked_lm_weights                     float32  [max_predictions_per_seq] (1.0 real, 0.0 padding)
   next_sentence_labels                  int64    [1] (1 when segment B is a random segment)
 
+Records written with dynamic masking (create_pretraining_data.py --dynamic_masking) hold the
+unmasked layout: the same features without the three masked LM ones, which the input pipeline
+then draws for each batch (dynamic_masking.py).
+
 tf.train.Example holds int64; the input pipeline hands the model int32. The data writer, the
 input pipeline, the model, the tests and the benchmarks all read this module; it imports nothing,
 so the data side stays free of TensorFlow.
@@ -25,13 +29,18 @@ _FEATURES = (
 )
 
 FEATURE_NAMES = tuple(name for name, _, _ in _FEATURES)
+# What masking adds; the unmasked layout is the rest, in the same order.
+MASKED_LM_FEATURE_NAMES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
+UNMASKED_FEATURE_NAMES = tuple(n for n in FEATURE_NAMES if n not in MASKED_LM_FEATURE_NAMES)
 DTYPES = {name: dtype for name, dtype, _ in _FEATURES}
 # The flag that sets each feature's length (None: always 1).
 LENGTH_FLAGS = {name: flag for name, _, flag in _FEATURES}
 
 
-def feature_lengths(max_seq_length, max_predictions_per_seq):
-  """{name: length} of every feature, in the original's order."""
+def feature_lengths(max_seq_length, max_predictions_per_seq, masked=True):
+  """{name: length} of every feature, in the original's order (masked=False: the unmasked
+  layout, which has no feature of length max_predictions_per_seq)."""
   lengths = {"max_seq_length": max_seq_length,
              "max_predictions_per_seq": max_predictions_per_seq, None: 1}
-  return {name: lengths[flag] for name, _, flag in _FEATURES}
+  names = FEATURE_NAMES if masked else UNMASKED_FEATURE_NAMES
+  return {name: lengths[flag] for name, _, flag in _FEATURES if name in names}

@@ -208,6 +208,15 @@ def _split_on_punctuation(text):
   return pieces
 
 
+def split_words(text):
+  """Steps 1-3: cleaned text split on whitespace, each CJK ideograph a word of its own.
+
+  The words that `BasicTokenizer.split_word` takes (and FullTokenizer caches): a vocabulary
+  learner that counts these sees the words FullTokenizer will see.
+  """
+  return convert_to_unicode(text).translate(_CHAR_MAP).split()
+
+
 class BasicTokenizer(object):
   """Cleaning, CJK splitting, optional lower-casing/accent stripping, punctuation splitting."""
 

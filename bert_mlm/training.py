@@ -75,6 +75,9 @@ class PretrainingOptions:
   use_xla: bool = False
   gradient_accumulation_steps: int = 1
   mixed_precision: str = ""
+  # A dynamic_masking.DynamicMasking: the records are unmasked and each batch is masked in the
+  # input pipeline (--dynamic_masking). None: the records' own masks.
+  dynamic_masking: object = None
 
   def validate(self, num_replicas):
     """Raises UsageError naming the flag whose value can't work."""
@@ -157,7 +160,7 @@ def train(run, options):
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
       options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
-      skip_batches=consumed)
+      masking=options.dynamic_masking, skip_batches=consumed)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
   writer = (tf.summary.create_file_writer(options.output_dir) if run.checkpoints.is_writer
             else tf.summary.create_noop_writer())
@@ -236,7 +239,7 @@ def evaluate(run, options):
                      % options.output_dir)
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.eval_batch_size, is_training=False)
+      options.eval_batch_size, is_training=False, masking=options.dynamic_masking)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
   logging.info("***** Running evaluation *****")
   logging.info("  Batch size = %d", options.eval_batch_size)
@@ -264,7 +267,7 @@ def run_pretraining(options, strategy):
   if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
     raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
   input_pipeline.check_records(options.input_files, options.max_seq_length,
-                               options.max_predictions_per_seq)
+                               options.max_predictions_per_seq, masking=options.dynamic_masking)
   tf.io.gfile.makedirs(options.output_dir)
   if options.seed is not None:
     keras.utils.set_random_seed(options.seed)

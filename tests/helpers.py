@@ -5,6 +5,7 @@ Test modules import this, never each other.
 
 import json
 import os
+import random
 
 import numpy as np
 
@@ -123,3 +124,58 @@ def read_scalars(directory):
   return {tag: [(event.step, tf.make_ndarray(event.tensor_proto).item())
                 for event in accumulator.Tensors(tag)]
           for tag in accumulator.PluginTagToContent("scalars")}
+
+
+def text_lines(*paths):
+  """Every line (with its newline) of UTF-8 text files."""
+  lines = []
+  for path in paths:
+    with open(path, "rb") as f:
+      lines.extend(raw.decode("utf-8") for raw in f)
+  return lines
+
+
+# Characters that exercise every branch of the original's cleaning and splitting.
+_TRICKY = (
+    "abcXYZ019 .,;:!?'\"$^~`|\\/@#%&*()[]{}<>-_=+"  # ASCII, including symbols that are not P*
+    "\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2009\u2028\u2029\u202f\u3000"  # whitespace kinds
+    "\x00\x01\x7f\u200b\u200d\u00ad\ufeff\ufffd\ue000\U000f0000\u0378"  # control, format, PUA
+    "éñüÅçøß\u0301\u0308\u0327İıŉǅﬁ"  # accents, combining marks, case oddities
+    "中文字漢㐀𠀀\U0002A700\uf900\u3001\u3002「」"  # CJK ideographs and CJK punctuation
+    "한국어ひらがなカタカナＡＢＣ１２"  # Hangul, kana, fullwidth
+    "αβγΩжЖ\u0905\u093f\u0627\u064e😀𝕏∑≤€£¥§¶•…–—‘’“”«»¿¡")
+
+
+def random_texts(seed, count):
+  """`count` random strings of _TRICKY characters, then words around the 200-character limit."""
+  rng = random.Random(seed)
+  texts = []
+  for _ in range(count):
+    length = rng.randint(0, 60)
+    texts.append("".join(rng.choice(_TRICKY) for _ in range(length)))
+  # Words at and around the 200-character limit, with and without accents.
+  for n in (199, 200, 201, 250):
+    texts.append("a" * n)
+    texts.append("x " + "é" * n + " y")
+  return texts
+
+
+def original_pack(tokens_a, tokens_b, seq_length, cls_id, sep_id):
+  """run_classifier.convert_single_example's packing, with its _truncate_seq_pair."""
+  tokens_a, tokens_b = list(tokens_a), list(tokens_b) if tokens_b is not None else None
+  if tokens_b is not None:
+    while len(tokens_a) + len(tokens_b) > seq_length - 3:
+      if len(tokens_a) > len(tokens_b):
+        tokens_a.pop()
+      else:
+        tokens_b.pop()
+  else:
+    tokens_a = tokens_a[:seq_length - 2]
+  ids = [cls_id] + tokens_a + [sep_id]
+  types = [0] * len(ids)
+  if tokens_b is not None:
+    ids += tokens_b + [sep_id]
+    types += [1] * (len(tokens_b) + 1)
+  mask = [1] * len(ids)
+  padding = [0] * (seq_length - len(ids))
+  return ids + padding, mask + padding, types + padding

@@ -1,44 +1,12 @@
 """FullTokenizer: the same tokens as the original's on every input, and clear errors."""
 
-import random
 
 import pytest
 
 from bert_mlm.errors import UsageError
 from bert_mlm import tokenization
+from tests import helpers
 from tests.reference import original
-
-
-def _lines(*paths):
-  lines = []
-  for path in paths:
-    with open(path, "rb") as f:
-      lines.extend(raw.decode("utf-8") for raw in f)
-  return lines
-
-
-# Characters that exercise every branch of the original's cleaning and splitting.
-_TRICKY = (
-    "abcXYZ019 .,;:!?'\"$^~`|\\/@#%&*()[]{}<>-_=+"  # ASCII, including symbols that are not P*
-    "\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2009\u2028\u2029\u202f\u3000"  # whitespace kinds
-    "\x00\x01\x7f\u200b\u200d\u00ad\ufeff\ufffd\ue000\U000f0000\u0378"  # control, format, PUA
-    "éñüÅçøß\u0301\u0308\u0327İıŉǅﬁ"  # accents, combining marks, case oddities
-    "中文字漢㐀𠀀\U0002A700\uf900\u3001\u3002「」"  # CJK ideographs and CJK punctuation
-    "한국어ひらがなカタカナＡＢＣ１２"  # Hangul, kana, fullwidth
-    "αβγΩжЖ\u0905\u093f\u0627\u064e😀𝕏∑≤€£¥§¶•…–—‘’“”«»¿¡")
-
-
-def _random_texts(seed, count):
-  rng = random.Random(seed)
-  texts = []
-  for _ in range(count):
-    length = rng.randint(0, 60)
-    texts.append("".join(rng.choice(_TRICKY) for _ in range(length)))
-  # Words at and around the 200-character limit, with and without accents.
-  for n in (199, 200, 201, 250):
-    texts.append("a" * n)
-    texts.append("x " + "é" * n + " y")
-  return texts
 
 
 @pytest.mark.parametrize("do_lower_case", [True, False])
@@ -46,8 +14,8 @@ def test_matches_original_on_corpora_and_random_text(
     do_lower_case, minilm_vocab, english_corpus, multilingual_corpus, sample_corpus):
   ours = tokenization.FullTokenizer(minilm_vocab, do_lower_case=do_lower_case)
   theirs = original.original_tokenizer(minilm_vocab, do_lower_case=do_lower_case)
-  texts = _lines(english_corpus, multilingual_corpus, sample_corpus)[:6000]
-  texts += _random_texts(seed=int(do_lower_case), count=3000)
+  texts = helpers.text_lines(english_corpus, multilingual_corpus, sample_corpus)[:6000]
+  texts += helpers.random_texts(seed=int(do_lower_case), count=3000)
   mismatches = [(t, ours.tokenize(t), theirs.tokenize(t)) for t in texts
                 if ours.tokenize(t) != theirs.tokenize(t)]
   assert not mismatches[:5]
@@ -59,7 +27,7 @@ def test_matches_original_on_corpora_and_random_text(
 def test_matches_original_with_sample_vocab(sample_vocab, sample_corpus, multilingual_corpus):
   ours = tokenization.FullTokenizer(sample_vocab)
   theirs = original.original_tokenizer(sample_vocab)
-  for text in _lines(sample_corpus, multilingual_corpus)[:3000] + _random_texts(7, 500):
+  for text in helpers.text_lines(sample_corpus, multilingual_corpus)[:3000] + helpers.random_texts(7, 500):
     assert ours.tokenize(text) == theirs.tokenize(text), text
 
 

@@ -27,5 +27,11 @@ setuptools.setup(
             "six==1.17.0",
             "pytest==9.0.3",
         ],
+        # create_pretraining_data_beam.py. apache-beam 2.77 installs beside TensorFlow 2.21 and
+        # NumPy 2.4 but moves protobuf to 6.x (which TensorFlow 2.21 accepts); add
+        # apache-beam[gcp] on Dataflow for gs:// and the runner itself.
+        "beam": [
+            "apache-beam==2.77.0",
+        ],
     },
 )

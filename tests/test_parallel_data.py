@@ -250,18 +250,18 @@ def test_in_process_failure_raises_after_the_other_files(parts, minilm_vocab, tm
   assert os.listdir(str(tmp_path / "out")) == ["part-0.txt.tfrecord"]
 
 
-def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_path):
-  # A worker that dies (here by SIGKILL, as the OOM killer does) fails its file only.
-  def dying_run_file(job, options, tokenizer=None, vocab_file=None):
-    if job.input_path.endswith("part-1.txt"):
-      os.kill(os.getpid(), signal.SIGKILL)
-    return real_run_file(job, options, tokenizer=tokenizer, vocab_file=vocab_file)
+def _dying_worker_main(connection, lifeline, job, vocab_file, options):
+  # Runs in the worker (imported there by name): part-1's worker dies as the OOM killer does it.
+  if job.input_path.endswith("part-1.txt"):
+    os.kill(os.getpid(), signal.SIGKILL)
+  parallel_data._worker_main(  # pylint: disable=protected-access
+      connection, lifeline, job, vocab_file, options)
 
-  real_run_file = parallel_data.run_file
-  monkeypatch.setattr(parallel_data, "_context", lambda: __import__(
-      "multiprocessing").get_context("fork"))
-  monkeypatch.setattr(parallel_data, "run_file", dying_run_file)
-  with pytest.raises(parallel_data.FilesFailedError, match="killed by SIGKILL"):
+
+def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_path):
+  monkeypatch.setattr(parallel_data, "_worker_main", _dying_worker_main)
+  with pytest.raises(parallel_data.FilesFailedError,
+                     match=r"part-1.txt: its worker process was killed by SIGKILL"):
     parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
                                   pretraining_data.DataOptions(**_FLAGS), num_workers=2)
   assert sorted(os.listdir(str(tmp_path / "out"))) == ["part-0.txt.tfrecord",
@@ -336,3 +336,50 @@ def test_estimate_is_corrected_by_reported_peaks_and_can_reject_later():
   # A file too small to measure the rate on corrects the base only.
   estimate.observe(parallel_data.FileResult(_job("tiny", 0.01), base_mb=35.0, peak_mb=40.0))
   assert estimate.base_mb == 35.0 and estimate.mb_per_text_mb == pytest.approx(75.4)
+
+
+# --- Remote paths ------------------------------------------------------------------------------
+
+
+def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
+  # TensorFlow's in-memory file system stands in for gs://: every path (inputs, vocabulary,
+  # shards, outputs) is remote, so all of it goes through tf.io.gfile (in this process only:
+  # ram:// is not shared with workers).
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bert_mlm import shard_text  # pylint: disable=g-import-not-at-top
+  root = "ram://test_remote_%d" % os.getpid()
+  tf.io.gfile.makedirs(root + "/text")
+  with open(parts[2], "rb") as f:
+    corpus = f.read()
+  with tf.io.gfile.GFile(root + "/text/corpus.txt", "wb") as f:
+    f.write(corpus)
+  tf.io.gfile.copy(minilm_vocab, root + "/vocab.txt")
+  shards = shard_text.shard_text(root + "/text/corpus.txt", root + "/shards", num_shards=2)
+  assert shards == [root + "/shards/corpus-0000%d-of-00002.txt" % i for i in range(2)]
+  summary = parallel_data.create_per_file(root + "/shards/*.txt", root + "/records",
+                                          root + "/vocab.txt",
+                                          pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+  assert summary.written == 2
+  local = tmp_path / "local"
+  local.mkdir()
+  for shard in shards:
+    with tf.io.gfile.GFile(shard, "rb") as f, open(str(local / os.path.basename(shard)),
+                                                     "wb") as g:
+      g.write(f.read())
+  assert (local / os.path.basename(shards[0])).read_bytes() + (
+      local / os.path.basename(shards[1])).read_bytes() == corpus
+  expected = _single_process([str(local / os.path.basename(s)) for s in shards],
+                             str(tmp_path / "single"), minilm_vocab, **_FLAGS)
+  assert sorted(tf.io.gfile.listdir(root + "/records")) == sorted(
+      os.path.basename(s) + ".tfrecord" for s in shards)
+  for shard in shards:
+    name = os.path.basename(shard)
+    with tf.io.gfile.GFile(root + "/records/" + name + ".tfrecord", "rb") as f:
+      ours = f.read()
+    with open(expected[str(local / name)], "rb") as f:
+      assert ours == f.read()
+  # A rerun finds them complete.
+  again = parallel_data.create_per_file(root + "/shards/*.txt", root + "/records",
+                                        root + "/vocab.txt",
+                                        pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+  assert (again.written, again.skipped) == (0, 2)

@@ -159,14 +159,19 @@ def plan_files(input_file, output_dir, overwrite=False):
                        % (output_dir, output_path))
     job = FileJob(path, output_path, file_io.size(path))
     (skipped if name in existing and not overwrite else jobs).append(job)
-  for path in file_io.stale_temporaries(output_dir, by_name):
-    logging.info("Removing %s, left by a run that was killed.", path)
+  _remove_stale_temporaries(output_dir, by_name)
+  jobs.sort(key=lambda job: -job.text_bytes)  # largest first; equal sizes keep the input order
+  return Plan(jobs, skipped, output_dir)
+
+
+def _remove_stale_temporaries(output_dir, names):
+  """Removes the temporaries of the outputs `names` whose writers are dead (local paths)."""
+  for path in file_io.stale_temporaries(output_dir, names):
+    logging.info("Removing %s, left by a writer that was killed.", path)
     try:
       file_io.remove(path)
     except OSError:
       pass  # gone already, or another run removed it
-  jobs.sort(key=lambda job: -job.text_bytes)  # largest first; equal sizes keep the input order
-  return Plan(jobs, skipped, output_dir)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,8 +472,10 @@ def _run_pool(scheduler, vocab_file, options, report):
           result = None
         reader.close()
         process.join()
-        if result is None:
+        if result is None:  # the worker died: its temporary output may be left
           result = FileResult(job, worker=process.pid, error=_died_message(job, process))
+          _remove_stale_temporaries(os.path.dirname(job.output_path),
+                                    [os.path.basename(job.output_path)])
         scheduler.finish(job, result)
         report(result)
   finally:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from bert_mlm import file_io
 from bert_mlm import parallel_data
 from bert_mlm import pretraining_data
 from bert_mlm import tfrecord
@@ -251,8 +252,11 @@ def test_in_process_failure_raises_after_the_other_files(parts, minilm_vocab, tm
 
 
 def _dying_worker_main(connection, lifeline, job, vocab_file, options):
-  # Runs in the worker (imported there by name): part-1's worker dies as the OOM killer does it.
+  # Runs in the worker (imported there by name): part-1's worker dies as the OOM killer would,
+  # with its temporary output open.
   if job.input_path.endswith("part-1.txt"):
+    with open(file_io.temporary_path(job.output_path), "wb") as f:
+      f.write(b"partial")
     os.kill(os.getpid(), signal.SIGKILL)
   parallel_data._worker_main(  # pylint: disable=protected-access
       connection, lifeline, job, vocab_file, options)
@@ -264,6 +268,7 @@ def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_pa
                      match=r"part-1.txt: its worker process was killed by SIGKILL"):
     parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
                                   pretraining_data.DataOptions(**_FLAGS), num_workers=2)
+  # Its temporary, if it had opened one, is removed at once.
   assert sorted(os.listdir(str(tmp_path / "out"))) == ["part-0.txt.tfrecord",
                                                       "part-2.txt.tfrecord"]
 

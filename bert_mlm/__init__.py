@@ -5,6 +5,9 @@ Modules (one stage of the pipeline each):
   file_io           tf.gfile semantics (glob order, '\\n' lines, atomic outputs) without TF.
   tfrecord          tf.train.Example serialization and TFRecord framing.
   pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords.
+  parallel_data     per-file mode: each input file alone, on worker processes, within memory.
+  shard_text        text -> shards at document boundaries, streaming.
+  beam_pipeline     per-file mode as an Apache Beam pipeline (the only module importing beam).
 
 Importing the package does not import TensorFlow; the data pipeline runs without it.
 """

@@ -51,6 +51,9 @@ OUTPUT_SUFFIX = ".tfrecord"
 PRIOR_BASE_MB = 45.0
 PRIOR_DOCUMENT_MB_PER_MB = 7.7
 PRIOR_INSTANCE_MB_PER_MB = 3.0
+# With worker processes, multiprocessing's forkserver and resource tracker (32 MB and 15 MB of
+# RSS measured here) come off the budget beside this process.
+_HELPER_PROCESSES_MB = 50.0
 # A file corrects the per-MB figure only if its text takes this much memory above the base:
 # below it the base's jitter (tokenizer cache, allocator) dominates the ratio.
 _MIN_MEASURED_MB = 16.0
@@ -638,8 +641,10 @@ def create_per_file(input_file, output_dir, vocab_file, options, num_workers=Non
   num_workers = max(1, min(num_workers, len(plan.jobs)))
   estimate = MemoryEstimate(options.dupe_factor)
   # In-process, the estimate's base is this process. With workers, this process and the
-  # forkserver (about a worker's base) come off the budget first.
-  available_mb = max_memory_mb if num_workers == 1 else max_memory_mb - rss_mb() - estimate.base_mb
+  # helper processes come off the budget first.
+  available_mb = max_memory_mb
+  if num_workers > 1:
+    available_mb -= rss_mb() + _HELPER_PROCESSES_MB
   too_big = [job for job in plan.jobs if estimate(job.text_bytes) > available_mb]
   if too_big:
     raise UsageError(too_big_message(too_big, estimate, available_mb, max_memory_mb))

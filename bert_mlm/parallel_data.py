@@ -414,8 +414,10 @@ def _worker_main(connection, lifeline, job, vocab_file, options):
 def _context():
   if "forkserver" in multiprocessing.get_all_start_methods():
     context = multiprocessing.get_context("forkserver")
-    # Workers fork from a server that has imported the data code once (not TensorFlow).
-    context.set_forkserver_preload([__name__])
+    # Workers fork from a server that has imported the data code once (not TensorFlow), and
+    # the main script: else every worker would run the script again (multiprocessing imports
+    # the main module into each child it starts, unless the forkserver did already).
+    context.set_forkserver_preload(["__main__", __name__])
     return context
   return multiprocessing.get_context("spawn")
 
@@ -625,6 +627,9 @@ def create_per_file(input_file, output_dir, vocab_file, options, num_workers=Non
   Raises:
     UsageError: bad flags, inputs or vocabulary, or a file too big for the budget (before any
       work); FilesFailedError (a UsageError) after the run if some files failed.
+
+  As with any multiprocessing code, a script that calls this with `num_workers` > 1 does so
+  under `if __name__ == "__main__":` (workers import the main module).
   """
   options.validate()
   if num_workers is None:

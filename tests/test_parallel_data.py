@@ -251,15 +251,29 @@ def test_in_process_failure_raises_after_the_other_files(parts, minilm_vocab, tm
   assert os.listdir(str(tmp_path / "out")) == ["part-0.txt.tfrecord"]
 
 
-def _dying_worker_main(connection, lifeline, job, vocab_file, options):
-  # Runs in the worker (imported there by name): part-1's worker dies as the OOM killer would,
-  # with its temporary output open.
-  if job.input_path.endswith("part-1.txt"):
-    with open(file_io.temporary_path(job.output_path), "wb") as f:
-      f.write(b"partial")
-    os.kill(os.getpid(), signal.SIGKILL)
+class _DyingConnection(object):
+  """A worker's end of its pipe that kills the worker (as the OOM killer would) when it is
+  given part-1.txt, with the file's temporary output open."""
+
+  def __init__(self, connection):
+    self._connection = connection
+
+  def recv(self):
+    job = self._connection.recv()
+    if job is not None and job.input_path.endswith("part-1.txt"):
+      with open(file_io.temporary_path(job.output_path), "wb") as f:
+        f.write(b"partial")
+      os.kill(os.getpid(), signal.SIGKILL)
+    return job
+
+  def send(self, result):
+    self._connection.send(result)
+
+
+def _dying_worker_main(connection, lifeline, vocab_file, options):
+  # Runs in the worker (imported there by name).
   parallel_data._worker_main(  # pylint: disable=protected-access
-      connection, lifeline, job, vocab_file, options)
+      _DyingConnection(connection), lifeline, vocab_file, options)
 
 
 def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_path):
@@ -316,13 +330,29 @@ def test_scheduler_keeps_the_estimates_in_flight_within_the_budget():
   estimate = parallel_data.MemoryEstimate(dupe_factor=5)  # 45 MB + 22.7 MB per MB
   jobs = [_job("a", 10), _job("b", 8), _job("c", 2), _job("d", 1)]  # largest first
   scheduler = parallel_data.Scheduler(jobs, num_workers=3, available_mb=500, estimate=estimate)
-  assert scheduler.take().input_path == "a"  # 272 MB
-  assert scheduler.take().input_path == "b"  # + 227 MB = 499 MB; c (90) and d (68) don't fit
-  assert scheduler.take() is None
+  assert scheduler.take() == (jobs[0], True)  # a new worker: 45 + 227 = 272 MB
+  assert scheduler.take() == (jobs[1], True)  # + 45 + 182 = 499 MB; c and d don't fit
+  assert scheduler.take() == (None, False)
   scheduler.finish(jobs[0], parallel_data.FileResult(jobs[0], error="x"))
-  assert scheduler.take().input_path == "c" and scheduler.take().input_path == "d"
-  assert scheduler.take() is None  # three workers busy
+  # a's worker is idle (45 MB): c runs on it (+45 MB); d needs a third worker (+45 + 23 MB).
+  assert scheduler.take() == (jobs[2], False) and scheduler.take() == (jobs[3], True)
+  assert scheduler.take() == (None, False)  # three workers busy
   assert scheduler.max_in_flight == 3 and scheduler.max_estimated_mb <= 500
+  assert scheduler.used_mb() == pytest.approx(3 * 45 + 22.7 * 11)
+
+
+def test_scheduler_stops_surplus_idle_workers_for_a_big_file():
+  estimate = parallel_data.MemoryEstimate(dupe_factor=5)
+  small, big = _job("s1", 1), _job("big", 10)
+  scheduler = parallel_data.Scheduler([small, _job("s2", 1)], num_workers=3, available_mb=300,
+                                      estimate=estimate)
+  first, second = scheduler.take()[0], scheduler.take()[0]
+  scheduler.finish(first, parallel_data.FileResult(first))
+  scheduler.finish(second, parallel_data.FileResult(second))
+  scheduler.pending.append(big)  # 2 idle workers (90 MB) + big's 227 MB > 300 MB
+  assert scheduler.take() == (None, False) and scheduler.surplus_idle()
+  scheduler.retire()  # one idle worker stopped: 45 + 227 fits on the other
+  assert scheduler.take() == (big, False) and not scheduler.surplus_idle()
 
 
 def test_estimate_is_corrected_by_reported_peaks_and_can_reject_later():
@@ -332,7 +362,7 @@ def test_estimate_is_corrected_by_reported_peaks_and_can_reject_later():
   scheduler = parallel_data.Scheduler([big, small], num_workers=2, available_mb=300,
                                       estimate=estimate)
   assert scheduler.too_big() == [big]  # 45 + 377 MB: can't fit alone
-  assert scheduler.take() == small
+  assert scheduler.take() == (small, True)
   # The worker measured twice the prior's rate: the estimate follows.
   scheduler.finish(small, parallel_data.FileResult(small, base_mb=30.0,
                                                    peak_mb=30.0 + 4 * 75.4))

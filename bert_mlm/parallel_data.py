@@ -455,6 +455,8 @@ def _worker_main(connection, lifeline, vocab_file, options):
   The worker keeps its tokenizer, and so its per-word cache, from file to file.
   """
   signal.signal(signal.SIGTERM, _terminate)
+  # Ctrl-C reaches the whole process group: the main process stops the workers (SIGTERM).
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
   _exit_with_main(lifeline)
   logging.set_verbosity(logging.WARNING)  # the parent logs one line per file
   tokenizer = None
@@ -562,7 +564,7 @@ def _run_pool(scheduler, vocab_file, options, report):
       _stop(process, connection)
     for process, _ in busy.values():  # interrupted: stop the workers (they clean up)
       process.terminate()
-    for process, connection in busy.values():
+    for connection, (process, _) in busy.items():
       process.join(10)
       if process.is_alive():
         process.kill()

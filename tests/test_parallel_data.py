@@ -78,16 +78,31 @@ def parts(english_corpus, tmp_path_factory):
                       [0.05, 0.15, 0.3])
 
 
+@pytest.fixture(scope="module")
+def single_outputs(parts, minilm_vocab, tmp_path_factory):
+  """flags -> {part: our single-process command's output on that part alone}, made once."""
+  made = {}
+
+  def get(**flags):
+    key = repr(pretraining_data.DataOptions(**flags))
+    if key not in made:
+      made[key] = _single_process(parts, str(tmp_path_factory.mktemp("single")), minilm_vocab,
+                                  **flags)
+    return made[key]
+
+  return get
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("whole_word", [False, True], ids=["token", "wwm"])
-def test_each_output_equals_single_process_on_that_file(parts, minilm_vocab, tmp_path, workers,
-                                                         whole_word):
+def test_each_output_equals_single_process_on_that_file(parts, minilm_vocab, single_outputs,
+                                                         tmp_path, workers, whole_word):
   flags = dict(_FLAGS, do_whole_word_mask=whole_word)
   summary = parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
                                           pretraining_data.DataOptions(**flags),
                                           num_workers=workers)
   assert summary.written == 3 and not summary.failed
-  expected = _single_process(parts, str(tmp_path / "single"), minilm_vocab, **flags)
+  expected = single_outputs(**flags)
   for path in parts:
     _assert_same_file(str(tmp_path / "out" / (os.path.basename(path) + ".tfrecord")),
                       expected[path])
@@ -111,7 +126,8 @@ def _cli(*args, timeout=120):
                         + list(args), capture_output=True, text=True, timeout=timeout)
 
 
-def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, tmp_path):
+def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, single_outputs,
+                                                          tmp_path):
   # -X importtime reaches the forkserver and every worker: none of them imports TensorFlow.
   out = tmp_path / "out"
   result = subprocess.run(
@@ -130,7 +146,7 @@ def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, t
   progress = [l for l in result.stderr.splitlines() if re.search(r"\] \[\d/3\] ", l)]
   assert len(progress) == 3 and all("instances" in l and "ETA" in l for l in progress)
   assert "Done: 3 files written, 0 skipped" in result.stderr
-  expected = _single_process(parts, str(tmp_path / "single"), minilm_vocab, **_FLAGS)
+  expected = single_outputs(**_FLAGS)
   for path in parts:
     _assert_same_file(str(out / (os.path.basename(path) + ".tfrecord")), expected[path])
 

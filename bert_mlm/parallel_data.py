@@ -301,6 +301,11 @@ def too_big_message(jobs, estimate, available_mb, budget_mb):
       job.input_path, job.text_bytes / 1e6, estimate(job.text_bytes)) for job in jobs[:5])
   more = " and %d more" % (len(jobs) - 5) if len(jobs) > 5 else ""
   shard_mb = estimate.max_text_mb(available_mb)
+  if shard_mb < 0.01:
+    return ("--max_memory_mb=%.0f is too small for this run: %.0f MB is left for workers, and "
+            "a worker needs about %.0f MB before any text, then %.1f MB per MB of text (files: "
+            "%s%s); raise --max_memory_mb." % (budget_mb, available_mb, estimate.base_mb,
+                                               estimate.mb_per_text_mb, names, more))
   return ("--max_memory_mb=%.0f: too big to process in one worker within the budget: %s%s "
           "(a worker needs %s; %.0f MB of the budget is left for workers). Cut such files into "
           "shards at document boundaries, e.g. shard_text.py --input_file=%s --output_dir=... "

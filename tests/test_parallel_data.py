@@ -335,6 +335,13 @@ def test_file_too_big_for_the_budget_is_named_before_any_work(parts, minilm_voca
   assert os.listdir(str(tmp_path / "out")) == []
 
 
+def test_budget_below_a_workers_base(parts, minilm_vocab, tmp_path):
+  with pytest.raises(UsageError, match=r"--max_memory_mb=60 is too small for this run"):
+    parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
+                                  pretraining_data.DataOptions(), num_workers=2,
+                                  max_memory_mb=60)
+
+
 # --- Scheduling and the memory estimate (no processes) ---------------------------------------
 
 

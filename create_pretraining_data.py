@@ -7,6 +7,15 @@ and seed it writes the same examples, in the same order and the same output file
   python create_pretraining_data.py --input_file=corpus.txt --output_file=out.tfrecord \\
       --vocab_file=vocab.txt --do_lower_case=True --max_seq_length=128 \\
       --max_predictions_per_seq=20 --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
+
+Per-file mode, for a corpus cut into shards (shard_text.py): with --output_dir instead of
+--output_file, every input file is processed on its own, exactly as the command above would
+process that file alone, into <output_dir>/<input file name>.tfrecord; files run in parallel on
+--num_workers processes within --max_memory_mb, outputs that exist are skipped (a rerun after a
+crash finishes the rest), and a file that fails doesn't stop the others:
+
+  python create_pretraining_data.py --input_file='shards/*.txt' --output_dir=records \\
+      --vocab_file=vocab.txt --num_workers=8 --max_memory_mb=16000 ...
 """
 
 from absl import app
@@ -15,7 +24,9 @@ from absl import logging
 
 from bert_mlm import dry_run
 from bert_mlm import errors
+from bert_mlm import parallel_data
 from bert_mlm import pretraining_data
+from bert_mlm.errors import UsageError
 
 flags.DEFINE_string("input_file", None,
                     "Input raw text file (or comma-separated list of files, globs allowed): "
@@ -23,6 +34,20 @@ flags.DEFINE_string("input_file", None,
 flags.DEFINE_string("output_file", None,
                     "Output TF example file (or comma-separated list of files); examples are "
                     "written round-robin over them.")
+flags.DEFINE_string("output_dir", None,
+                    "Per-file mode (instead of --output_file): each input file on its own -> "
+                    "<output_dir>/<input file name>.tfrecord, as if run alone with the same flags "
+                    "and seed. Outputs that exist are skipped.")
+flags.DEFINE_integer("num_workers", None,
+                     "Per-file mode: worker processes, largest files first (default: the number "
+                     "of CPUs; 1 = in this process).")
+flags.DEFINE_float("max_memory_mb", None,
+                   "Per-file mode: memory budget of the whole run in MB; a file starts only if "
+                   "the estimated peaks of the files in flight fit (default: 90%% of the "
+                   "available memory).")
+flags.DEFINE_bool("overwrite", False,
+                  "Per-file mode: redo files whose outputs exist (by default they are complete "
+                  "and skipped).")
 flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
 flags.DEFINE_bool("do_lower_case", True,
                   "Whether to lower case the input text. Should be True for uncased models and "
@@ -69,15 +94,27 @@ def main(_):
       preserve_unused_tokens=FLAGS.preserve_unused_tokens,
       dynamic_masking=FLAGS.dynamic_masking)
   with errors.one_line_errors("create_pretraining_data.py"):
+    if (FLAGS.output_file is None) == (FLAGS.output_dir is None):
+      raise UsageError("Give exactly one of --output_file (the original's single run) and "
+                       "--output_dir (one output per input file).")
+    if FLAGS.output_file is not None:
+      for name in ("num_workers", "max_memory_mb", "overwrite"):
+        if FLAGS[name].present:
+          raise UsageError("--%s is for the per-file mode (--output_dir); --output_file makes "
+                           "one run over all inputs, as the original." % name)
     if FLAGS.dry_run:
-      dry_run.check_data_creation(FLAGS.input_file, FLAGS.output_file, FLAGS.vocab_file, options)
-      return
-    pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
-                                             FLAGS.vocab_file, options)
+      dry_run.check_data_creation(FLAGS.input_file, FLAGS.output_file, FLAGS.vocab_file, options,
+                                  output_dir=FLAGS.output_dir)
+    elif FLAGS.output_file is not None:
+      pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
+                                               FLAGS.vocab_file, options)
+    else:
+      parallel_data.create_per_file(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file,
+                                    options, num_workers=FLAGS.num_workers,
+                                    max_memory_mb=FLAGS.max_memory_mb, overwrite=FLAGS.overwrite)
 
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("input_file")
-  flags.mark_flag_as_required("output_file")
   flags.mark_flag_as_required("vocab_file")
   app.run(main)

@@ -36,5 +36,11 @@ setuptools.setup(
             # TensorBoard's own event reader, for the tests that read the scalars back.
             "tensorboard==2.21.0",
         ],
+        # create_pretraining_data_beam.py. apache-beam 2.77 installs beside TensorFlow 2.21 and
+        # NumPy 2.4 but moves protobuf to 6.x (which TensorFlow 2.21 accepts); add
+        # apache-beam[gcp] on Dataflow for gs:// and the runner itself.
+        "beam": [
+            "apache-beam==2.77.0",
+        ],
     },
 )

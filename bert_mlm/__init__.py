@@ -12,6 +12,9 @@ The map, one idea per module:
     tokenization      the original's tokenization module (FullTokenizer, exact, cached)
     tfrecord          tf.train.Example wire format and TFRecord framing
     pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords
+    parallel_data     per-file mode: each input file alone, on worker processes, within memory
+    shard_text        text -> shards at document boundaries, streaming
+    beam_pipeline     per-file mode as an Apache Beam pipeline (the only module importing beam)
     unmasked_examples --dynamic_masking: the NSP pairs without masks
     vocab_learning    create_vocab: a WordPiece vocabulary (tensorflow-text's learner)
 

@@ -100,11 +100,12 @@ def _input_files(report, flag, patterns):
   return files
 
 
-def check_data_creation(input_file, output_file, vocab_file, options):
+def check_data_creation(input_file, output_file, vocab_file, options, output_dir=None):
   """create_pretraining_data.py --dry_run: options, vocabulary, inputs and outputs.
 
   Args:
-    input_file, output_file: the comma-separated flags, as given.
+    input_file, output_file: the comma-separated flags, as given; output_file is None in the
+      per-file mode, where `output_dir` is given instead.
     vocab_file: the vocabulary path.
     options: a pretraining_data.DataOptions.
   Raises:
@@ -122,6 +123,14 @@ def check_data_creation(input_file, output_file, vocab_file, options):
   files = _input_files(report, "input_file", input_file)
   if files:
     report.checked.append("%d local input file(s)" % len(files))
+  if output_dir is not None:
+    if file_io.is_remote(output_dir):
+      report.check_url("output_dir", output_dir)
+    else:
+      _check_output_dir("output_dir", output_dir)
+      report.checked.append("the output directory")
+    report.log()
+    return
   outputs = output_file.split(",")
   if len(set(outputs)) != len(outputs) or not all(outputs):
     raise UsageError("--output_file: a name is empty or repeated: %s" % output_file)

@@ -16,17 +16,22 @@ through `tf.io.gfile`, imported only then.
 
 Outputs are written to a temporary name beside the final one and renamed into place when
 complete (`AtomicOutputs`), so an interrupted or failed run never leaves a partial file under a
-final name.
+final name. A temporary is `<final name>.incomplete-<pid>-<random hex>`: the pid tells a later
+run on the same machine whether its writer is still alive (`stale_temporaries`), the random part
+keeps two writers on different machines (a retried Beam element) apart.
 """
 
 import contextlib
 import fnmatch
 import os
 import re
+import secrets
 
 from bert_mlm.errors import UsageError
 
 _GLOB_CHARS = re.compile(r"[*?[]")
+TEMPORARY_MARK = ".incomplete-"
+_TEMPORARY_RE = re.compile(re.escape(TEMPORARY_MARK) + r"(\d+)(?:-[0-9a-f]+)?$")
 
 
 def is_remote(path):
@@ -72,6 +77,98 @@ def read_text(path, what="file"):
 def _gfile():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   return tf.io.gfile
+
+
+# ---------------------------------------------------------------------------------------------
+# Small file-system operations, local or remote.
+
+
+def exists(path):
+  return _gfile().exists(path) if _is_remote(path) else os.path.exists(path)
+
+
+def isdir(path):
+  return _gfile().isdir(path) if _is_remote(path) else os.path.isdir(path)
+
+
+def makedirs(path):
+  """Creates directory `path` and its parents if missing (`mkdir -p`)."""
+  if _is_remote(path):
+    _gfile().makedirs(path)
+  else:
+    os.makedirs(path, exist_ok=True)
+
+
+def listdir(path):
+  """Names (not paths) of the entries of directory `path`."""
+  return list(_gfile().listdir(path)) if _is_remote(path) else os.listdir(path)
+
+
+def size(path):
+  """Size of file `path` in bytes."""
+  return _gfile().stat(path).length if _is_remote(path) else os.path.getsize(path)
+
+
+def remove(path):
+  if _is_remote(path):
+    _gfile().remove(path)
+  else:
+    os.remove(path)
+
+
+def rename(source, destination):
+  """Moves `source` to `destination`, replacing it (atomic for local files on one file system)."""
+  if _is_remote(source):
+    _gfile().rename(source, destination, overwrite=True)
+  else:
+    os.replace(source, destination)
+
+
+def open_file(path, mode):
+  """`open(path, mode)`, through `tf.io.gfile.GFile` for remote paths."""
+  return _gfile().GFile(path, mode) if _is_remote(path) else open(path, mode)
+
+
+def join(directory, name):
+  """`directory/name`; for remote paths too (os.path.join is plain string work on POSIX)."""
+  return directory.rstrip("/") + "/" + name if _is_remote(directory) else os.path.join(
+      directory, name)
+
+
+def temporary_path(path):
+  """A fresh temporary name beside `path` for this process (see the module docstring)."""
+  return "%s%s%d-%s" % (path, TEMPORARY_MARK, os.getpid(), secrets.token_hex(4))
+
+
+def stale_temporaries(directory, final_names):
+  """Paths of temporaries in `directory` left by dead writers of the files `final_names`.
+
+  A local temporary is stale when no process with its pid runs on this machine. A remote one
+  (`gs://`) can't be told from a live writer on another machine, so it is never returned: it is
+  ignored (never read, and replaced when its file is written).
+  """
+  if _is_remote(directory) or not os.path.isdir(directory):
+    return []
+  final_names = set(final_names)
+  stale = []
+  for name in os.listdir(directory):
+    mark = name.rfind(TEMPORARY_MARK)
+    match = _TEMPORARY_RE.search(name, mark) if mark > 0 else None
+    if match is None or name[:mark] not in final_names:
+      continue
+    if not _process_alive(int(match.group(1))):
+      stale.append(os.path.join(directory, name))
+  return stale
+
+
+def _process_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # exists, owned by someone else
+  return True
 
 
 def glob(pattern):
@@ -172,8 +269,7 @@ class AtomicOutputs(object):
         raise UsageError("An output file name is empty (check the comma-separated list).")
     if len(set(self._paths)) != len(self._paths):
       raise UsageError("An output file is named twice: %s" % ", ".join(self._paths))
-    suffix = ".incomplete-%d" % os.getpid()
-    self._temporary = [p + suffix for p in self._paths]
+    self._temporary = [temporary_path(p) for p in self._paths]
     self._files = []
 
   def __enter__(self):

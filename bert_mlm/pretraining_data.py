@@ -397,6 +397,16 @@ def write_instances(instances, files, tokenizer):
   return len(instances)
 
 
+def load_tokenizer(vocab_file, options):
+  """The FullTokenizer of `vocab_file` with the options' casing; it must hold the special tokens."""
+  tokenizer = tokenization.FullTokenizer(vocab_file, options.do_lower_case,
+                                         options.preserve_unused_tokens)
+  tokenization.require_tokens(
+      tokenizer.vocab, (tokenization.CLS_TOKEN, tokenization.SEP_TOKEN, tokenization.MASK_TOKEN,
+                        tokenization.UNK_TOKEN), vocab_file)
+  return tokenizer
+
+
 def create_pretraining_data(input_file, output_file, vocab_file, options):
   """The whole job: comma-separated input patterns -> comma-separated TFRecord outputs.
 
@@ -408,11 +418,7 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
     ValueError / OSError with a message naming the flag, file or line at fault.
   """
   options.validate()
-  tokenizer = tokenization.FullTokenizer(vocab_file, options.do_lower_case,
-                                         options.preserve_unused_tokens)
-  tokenization.require_tokens(
-      tokenizer.vocab, (tokenization.CLS_TOKEN, tokenization.SEP_TOKEN, tokenization.MASK_TOKEN,
-                        tokenization.UNK_TOKEN), vocab_file)
+  tokenizer = load_tokenizer(vocab_file, options)
   input_files = file_io.expand_patterns(input_file)
   output_files = output_file.split(",")
   clobbered = (set(map(file_io.canonical_path, input_files))
@@ -422,11 +428,17 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
   logging.info("*** Reading from input files ***")
   for path in input_files:
     logging.info("  %s", path)
+  return _create_from_files(input_files, output_files, tokenizer, options,
+                            "--input_file=%s: the input files hold no text." % input_file)
+
+
+def _create_from_files(input_files, output_files, tokenizer, options, empty_message):
+  """Input files, read as one stream -> examples round-robin over the output files; a count."""
   # Open (temporary) outputs first: an unwritable output fails before any work is done.
   with file_io.AtomicOutputs(output_files) as files:
     all_documents = read_documents(input_files, tokenizer)
     if not all_documents:
-      raise UsageError("--input_file=%s: the input files hold no text." % input_file)
+      raise UsageError(empty_message)
     rng = random.Random(options.random_seed)
     instances = create_training_instances(all_documents, tokenizer.vocab, options, rng)
     del all_documents
@@ -434,3 +446,23 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
     for path in output_files:
       logging.info("  %s", path)
     return write_instances(instances, files, tokenizer)
+
+
+def create_file(input_path, output_path, tokenizer, options):
+  """One input file on its own -> one TFRecord file: the per-file mode's unit of work.
+
+  Writes exactly what `create_pretraining_data(input_path, output_path, ...)` writes (and so the
+  original run on that file alone with the same flags and seed): a fresh `random.Random(seed)`
+  per file. `input_path` is a file name, never a pattern. The worker pool and the Beam pipeline
+  both call this; `tokenizer` (`load_tokenizer`) may be reused from file to file, since its
+  cache never changes a token.
+
+  Returns:
+    The number of examples written.
+  Raises:
+    UsageError naming the file (and line) when the input can't be used: missing, not UTF-8,
+    no text.
+  """
+  options.validate()
+  return _create_from_files([input_path], [output_path], tokenizer, options,
+                            "%s: holds no text (no line with a token)." % input_path)

@@ -1,6 +1,5 @@
 """TF1-format checkpoints: names, global_step, slots, stripping, and clear errors."""
 
-import logging
 import os
 import subprocess
 import sys

@@ -68,7 +68,7 @@ def test_bad_files(tmp_path):
 def test_vocab_size_must_match_vocab_file():
   config = BertConfig.from_json_file(os.path.join(REPO, "configs", "sample_tiny.json"))
   check_vocab_size(config, os.path.join(REPO, "sample_data", "vocab.txt"))
-  with pytest.raises(ValueError, match="has 2081 tokens but the config's vocab_size is 30522"):
+  with pytest.raises(ValueError, match="has 1042 tokens but the config's vocab_size is 30522"):
     check_vocab_size(BertConfig(vocab_size=30522),
                      os.path.join(REPO, "sample_data", "vocab.txt"))
 

@@ -192,7 +192,7 @@ def test_raw_strings_equal_full_tokenizer_and_our_model(exported, fresh_process_
 
 def test_vocab_of_another_size_is_an_error(tmp_path, exported, minilm_vocab):
   _, _, directory = exported
-  with pytest.raises(UsageError, match="has 30522 tokens but the config's vocab_size is 2081"):
+  with pytest.raises(UsageError, match="has 30522 tokens but the config's vocab_size is 1042"):
     export.export_savedmodels(str(directory / "model.ckpt"), str(directory / "bert_config.json"),
                               minilm_vocab, True, str(tmp_path / "out"))
   assert not os.path.exists(str(tmp_path / "out"))

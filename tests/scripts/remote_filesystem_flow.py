@@ -30,7 +30,7 @@ import run_pretraining  # pylint: disable=wrong-import-position
 from tests import helpers  # pylint: disable=wrong-import-position
 
 ROOT = "ram://bucket"
-CONFIG = dict(vocab_size=2081, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+CONFIG = dict(vocab_size=1042, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
               intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.1,
               attention_probs_dropout_prob=0.1, max_position_embeddings=32, type_vocab_size=2,
               initializer_range=0.02)

@@ -1,9 +1,10 @@
 """Speed and peak memory of our create_pretraining_data.py against the original, same run.
 
 Builds a corpus of real English prose (Python standard library docstrings; see
-tests/english_corpus.py), runs the original (PyPI bert-tensorflow 1.0.4, `python -m bert.create_pretraining_data`) and ours
-on it with the same flags, checks that every example is equal, and prints our throughput over the
-original's and our peak memory (max RSS of the process) over the original's.
+tests/english_corpus.py), runs the original (PyPI bert-tensorflow 1.0.4,
+`python -m bert.create_pretraining_data`) and ours on it with the same flags, checks that every
+example is equal, and prints our throughput over the original's and our peak memory (max RSS of
+the process) over the original's.
 
   python benchmarks/create_pretraining_data_benchmark.py --megabytes 6 --dupe_factor 5
 

@@ -1,6 +1,6 @@
 """Per-file mode on shards: 2 workers against 1, 1 worker against the original, memory bound.
 
-Builds the benchmark corpus (build_corpus.py), cuts it into --shards shards (shard_text.py),
+Builds the benchmark corpus (tests/english_corpus.py), cuts it into --shards shards (shard_text.py),
 and in one run measures, each as its own process (wall time, and the peak of the summed RSS
 and PSS of the process and all its children, sampled every 20 ms):
 
@@ -168,7 +168,7 @@ def main():
   os.makedirs(workdir, exist_ok=True)
   corpus = os.path.join(workdir, "corpus.txt")
   if not os.path.exists(corpus):
-    subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "build_corpus.py"),
+    subprocess.run([sys.executable, os.path.join(REPO, "tests", "english_corpus.py"),
                     "--output", corpus, "--megabytes", str(args.megabytes)], check=True)
   megabytes = os.path.getsize(corpus) / 1e6
   vocab = original.minilm_vocab_path()

@@ -5,8 +5,8 @@ uncased, the ids of FullTokenizer (the original's, which the data path keeps) wi
   * tensorflow-text's BertTokenizer as shipped (lower_case=True/False, its defaults otherwise);
   * `bert_mlm.text_preprocessing.TextTokenizer` (BertTokenizer configured, with FullTokenizer's
     normalisation), the tokenizer of the exported preprocessing SavedModel;
-on English prose (build_corpus.py: standard library docstrings), the repository's multilingual
-test text and sample corpus, random strings of tricky characters (tests/test_tokenization.py),
+on English prose (tests/english_corpus.py: standard library docstrings), the repository's
+multilingual test text and sample corpus, random strings of tricky characters (tests/helpers.py),
 and every code point of planes 0, 1 and 14 inside a word. Prints how many texts get other ids
 than FullTokenizer's, and the share that get the same.
 
@@ -29,7 +29,7 @@ sys.path.insert(0, _REPO)
 from bert_mlm import text_preprocessing  # pylint: disable=wrong-import-position
 from bert_mlm import tokenization  # pylint: disable=wrong-import-position
 from tests.reference import original  # pylint: disable=wrong-import-position
-from tests.test_tokenization import _random_texts  # pylint: disable=wrong-import-position
+from tests.helpers import random_texts  # pylint: disable=wrong-import-position
 
 
 def _lines(path):
@@ -50,14 +50,14 @@ def main():
   vocab_file = original.minilm_vocab_path()
   with tempfile.TemporaryDirectory() as directory:
     english = os.path.join(directory, "english.txt")
-    subprocess.run([sys.executable, os.path.join(_REPO, "benchmarks", "build_corpus.py"),
+    subprocess.run([sys.executable, os.path.join(_REPO, "tests", "english_corpus.py"),
                     "--output", english, "--megabytes", str(args.megabytes)], check=True,
                    capture_output=True)
     sets = [("English prose (%g MB)" % args.megabytes, _lines(english)),
             ("multilingual test text", _lines(os.path.join(_REPO, "tests", "data",
                                                            "multilingual.txt"))),
             ("sample corpus", _lines(os.path.join(_REPO, "sample_data", "corpus.txt"))),
-            ("random tricky strings", _random_texts(seed=1, count=3000))]
+            ("random tricky strings", random_texts(seed=1, count=3000))]
   code_points = [c for c in list(range(0x20000)) + list(range(0xE0000, 0xF0000))
                  if not 0xD800 <= c <= 0xDFFF]
   sets.append(("each code point of planes 0, 1, 14", [

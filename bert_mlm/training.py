@@ -217,21 +217,25 @@ def _scalar(name, value, step):
   tf.summary.write(name, tf.constant(value, tf.float32), step=step, metadata=_SCALAR_METADATA)
 
 
-def evaluate(run, options):
-  """The evaluation part: the latest checkpoint in output_dir (else init_checkpoint); writes
-  output_dir/eval_results.txt as the original does; returns the metrics."""
+def evaluate(run, options, trained=False):
+  """The evaluation part: the weights just trained (`trained`: train() ran and left the newest
+  checkpoint's state in memory), else the latest checkpoint in output_dir, else init_checkpoint;
+  writes output_dir/eval_results.txt as the original does; returns the metrics."""
   start = time.time()
-  latest = run.checkpoints.latest
-  if latest:
+  latest = None if trained else run.checkpoints.latest
+  if trained:
+    # Every worker holds the same weights after train(); none reads the checkpoint directory,
+    # where the chief may still be writing the last checkpoint (a worker that read the state
+    # file too early evaluated the previous checkpoint's weights in the same collective sum).
+    # Reading the weights back would also be most of the time between training and evaluation
+    # on a bucket.
+    logging.info("Evaluating the weights just trained (global step %d).",
+                 int(run.global_step.numpy()))
+  elif latest:
     step = int(checkpoints.CheckpointReader(latest).read(checkpoints.GLOBAL_STEP))
-    if options.do_train and step == int(run.global_step.numpy()):
-      # What train() just saved (or restored): the weights are in memory already, and reading
-      # them back is most of the time between training and evaluation on a bucket.
-      logging.info("Evaluating the weights just trained: %s (global step %d).", latest, step)
-    else:
-      checkpoints.load_checkpoint(run.variables, latest)
-      run.global_step.assign(step)
-      logging.info("Loaded %s (global step %d) in %.1f s.", latest, step, time.time() - start)
+    checkpoints.load_checkpoint(run.variables, latest)
+    run.global_step.assign(step)
+    logging.info("Loaded %s (global step %d) in %.1f s.", latest, step, time.time() - start)
   elif options.init_checkpoint:
     checkpoints.load_checkpoint(run.variables, options.init_checkpoint)
   else:
@@ -277,5 +281,5 @@ def run_pretraining(options, strategy):
     checkpoints.check_shapes(run.variables, checkpoints.CheckpointReader(options.init_checkpoint))
   with run.preemption:
     history = train(run, options) if options.do_train else None
-    result = evaluate(run, options) if options.do_eval else None
+    result = evaluate(run, options, trained=options.do_train) if options.do_eval else None
   return history, result

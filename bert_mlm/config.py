@@ -69,6 +69,10 @@ class BertConfig(object):
     if not isinstance(self.hidden_act, str) or self.hidden_act.lower() not in _ACTIVATIONS:
       raise UsageError("BertConfig.hidden_act %r is not supported; use one of %s."
                        % (self.hidden_act, ", ".join(_ACTIVATIONS)))
+    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError("BertConfig.%s must be a number, got %r." % (name, value))
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
       value = getattr(self, name)
       if not 0.0 <= value < 1.0:
@@ -80,6 +84,9 @@ class BertConfig(object):
   @classmethod
   def from_dict(cls, json_object, source="config"):
     """Builds a config; keys the original does not use are logged and ignored."""
+    if not isinstance(json_object, dict):
+      raise UsageError("%s: a JSON object of the config's fields is expected, not %s."
+                       % (source, type(json_object).__name__))
     unknown = sorted(set(json_object) - set(cls.FIELDS))
     if unknown:
       logging.warning("%s: ignoring keys the original BERT does not use: %s", source,
@@ -95,11 +102,14 @@ class BertConfig(object):
     try:
       json_object = json.loads(text)
     except json.JSONDecodeError as e:
-      raise UsageError("%s: not valid JSON (%s)." % (json_file, e)) from None
+      raise UsageError("%s:%d:%d: not valid JSON (%s)." % (json_file, e.lineno, e.colno,
+                                                            e.msg)) from None
     try:
       return cls.from_dict(json_object, source=json_file)
     except (TypeError, ValueError) as e:
-      raise UsageError("%s: %s" % (json_file, e)) from None
+      message = str(e)  # from_dict's own messages already start with the file
+      raise UsageError(message if message.startswith(json_file + ":")
+                       else "%s: %s" % (json_file, message)) from None
 
   def to_dict(self):
     return copy.deepcopy({name: getattr(self, name) for name in self.FIELDS})

@@ -2,12 +2,23 @@
 
 `UsageError` (a ValueError) means the input is at fault: a flag's value, a file that is missing,
 unreadable or of the wrong kind, a line that is not UTF-8, a checkpoint of another shape.
-`Preempted` means the machine is being taken away (SIGTERM): the run saved its state and can be
-rerun as it was. Their messages name the flag, file, line or step, and the scripts print them as
-one line and exit with the class's status. Anything else is a bug (ours or TensorFlow's) and
-keeps its traceback.
+Two kinds of it meet a long run in its middle, each with its own status so that a supervisor
+can tell them apart: `DataError`, training or evaluation data that turned out unreadable or
+corrupt after the run started (a record cut short or failing its CRC, a file deleted or made
+unreadable, a file of another layout), and `WriteError`, an output that could not be written (a
+full disk or an I/O error while saving a checkpoint or writing TFRecords). Both are raised after
+the run kept what it could (a checkpoint at the last completed step; the previous outputs
+intact) and say what was kept. `Preempted` means the machine is being taken away (SIGTERM): the
+run saved its state and can be rerun as it was. Their messages name the flag, file, line, byte
+offset or step, and the scripts print them as one line and exit with the class's status.
+Anything else is a bug (ours or TensorFlow's) and keeps its traceback.
 
-Exit statuses: 1 bad input (UsageError); 75 preempted, rerun to resume (EX_TEMPFAIL).
+Exit statuses (the sysexits.h names):
+   1  bad input (UsageError), found before any step
+  65  bad training/evaluation data met mid-run (DataError; EX_DATAERR): repair or remove the
+      file named, or rerun with --skip_corrupt_records; the rerun resumes
+  74  an output could not be written (WriteError; EX_IOERR): free space, rerun to resume
+  75  preempted, rerun to resume (Preempted; EX_TEMPFAIL)
 """
 
 import contextlib
@@ -21,6 +32,21 @@ class UsageError(ValueError):
   supervisor can tell kinds of stop apart).
   """
   exit_status = 1
+
+
+class DataError(UsageError):
+  """Training or evaluation data that became unusable mid-run; the message names the file and,
+  where known, the byte offset, and what the run saved before stopping."""
+  exit_status = 65
+
+
+class WriteError(UsageError):
+  """An output (checkpoint, TFRecord file) could not be written: disk full, I/O error, quota.
+
+  The message names the path, the reason and what is intact (the previous checkpoint, the
+  `checkpoint` state file, the existing outputs).
+  """
+  exit_status = 74
 
 
 class Preempted(Exception):

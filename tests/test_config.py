@@ -61,7 +61,7 @@ def test_bad_files(tmp_path):
     BertConfig.from_json_file(str(tmp_path / "missing.json"))
   bad = tmp_path / "bad.json"
   bad.write_text("{not json")
-  with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+  with pytest.raises(ValueError, match="bad.json:1:2: not valid JSON"):
     BertConfig.from_json_file(str(bad))
 
 

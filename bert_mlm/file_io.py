@@ -28,6 +28,7 @@ import re
 import secrets
 
 from bert_mlm.errors import UsageError
+from bert_mlm.errors import WriteError
 
 _GLOB_CHARS = re.compile(r"[*?[]")
 TEMPORARY_MARK = ".incomplete-"
@@ -219,6 +220,12 @@ def expand_patterns(patterns, flag="--input_file"):
     files.extend(matches)
   return files
 
+# A line (a sentence, to the original's format) longer than this is refused: reading it whole
+# would take memory without bound, and no sentence is this long. Reading is by chunks, so a
+# file without newlines costs at most this much memory before the error.
+MAX_LINE_BYTES = 64 << 20
+_READ_CHUNK_BYTES = 1 << 20
+
 
 def read_text_lines(path):
   """Yields (line_number, line) for each '\\n'-terminated line of a UTF-8 text file.
@@ -227,8 +234,8 @@ def read_text_lines(path):
   starts at 1.
 
   Raises:
-    UsageError: `path` does not exist or is a directory, or a line is not valid UTF-8 (naming
-      the file, line and byte offset).
+    UsageError: `path` does not exist or is a directory, a line is not valid UTF-8 (naming
+      the file, line and byte offset), or longer than MAX_LINE_BYTES.
   """
   opener = _gfile().GFile if _is_remote(path) else open
   if _is_remote(path):
@@ -240,13 +247,76 @@ def read_text_lines(path):
       raise UsageError("%s: is a directory, not a text file." % path)
     raise UsageError("%s: no such file." % path)
   with opener(path, "rb") as reader:
-    for line_number, raw in enumerate(reader, 1):
+    for line_number, raw in enumerate(_bounded_lines(reader, path), 1):
       raw = raw.replace(b"\r", b"")
       try:
         yield line_number, raw.decode("utf-8")
       except UnicodeDecodeError as e:
         raise UsageError("%s:%d: not valid UTF-8 (byte %d of the line: %r)."
                          % (path, line_number, e.start + 1, raw[e.start:e.start + 4])) from None
+
+
+def _bounded_lines(reader, path):
+  """The '\\n'-terminated lines of a binary file, read in chunks, none longer than
+  MAX_LINE_BYTES (the last may lack its '\\n')."""
+  pending, pending_bytes, line_number = [], 0, 0
+  while True:
+    try:
+      chunk = reader.read(_READ_CHUNK_BYTES)
+    except OSError as e:
+      raise UsageError("%s: reading failed after line %d: %s." % (
+          path, line_number, e.strerror or e)) from None
+    if not chunk:
+      break
+    lines = chunk.split(b"\n")
+    for line in lines[:-1]:
+      if pending:
+        line = b"".join(pending) + line
+        pending, pending_bytes = [], 0
+      line_number += 1
+      yield line + b"\n"
+    if lines[-1]:
+      pending.append(lines[-1])
+      pending_bytes += len(lines[-1])
+      if pending_bytes > MAX_LINE_BYTES:
+        raise UsageError(
+            "%s:%d: a line of over %d MiB without a newline; data creation reads a line (one "
+            "sentence) at a time: split the text into lines (one sentence per line, a blank line "
+            "between documents)." % (path, line_number + 1, MAX_LINE_BYTES >> 20))
+  if pending:
+    yield b"".join(pending)
+
+
+class _OutputFile(object):
+  """A binary output file whose write errors (a full disk, an I/O error) are WriteErrors
+  naming the final path."""
+
+  def __init__(self, f, path):
+    self._f = f
+    self.path = path
+    self._errors = (OSError,)
+    if _is_remote(path):
+      # tf.io.gfile raises TensorFlow's errors (already imported for a remote path).
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      self._errors += (tf.errors.OpError,)
+
+  def write(self, data):
+    try:
+      return self._f.write(data)
+    except self._errors as e:
+      raise WriteError(_write_failure(self.path, e)) from None
+
+  def close(self):
+    try:
+      self._f.close()
+    except self._errors as e:
+      raise WriteError(_write_failure(self.path, e)) from None
+
+
+def _write_failure(path, error):
+  return ("Cannot write %s: %s; nothing was written under its name (an existing file there is "
+          "unchanged), and the inputs are untouched." % (
+              path, getattr(error, "strerror", None) or str(getattr(error, "message", error))))
 
 
 class AtomicOutputs(object):
@@ -260,6 +330,9 @@ class AtomicOutputs(object):
 
   Raises (on entry):
     UsageError: an output name is empty or repeated, or cannot be created (naming the path).
+  Raises (on a write or the commit):
+    WriteError: a write failed (a full disk, an I/O error), naming the path; as for any
+      exception, nothing is renamed and the temporary files are removed.
   """
 
   def __init__(self, paths):
@@ -276,7 +349,7 @@ class AtomicOutputs(object):
     try:
       for path, temporary in zip(self._paths, self._temporary):
         if _is_remote(path):
-          self._files.append(_gfile().GFile(temporary, "wb"))
+          self._files.append(_OutputFile(_gfile().GFile(temporary, "wb"), path))
           continue
         directory = os.path.dirname(path) or "."
         if not os.path.isdir(directory):
@@ -284,7 +357,7 @@ class AtomicOutputs(object):
         if os.path.isdir(path):
           raise UsageError("Cannot write %s: it is a directory." % path)
         try:
-          self._files.append(open(temporary, "wb"))
+          self._files.append(_OutputFile(open(temporary, "wb"), path))
         except OSError as e:
           raise UsageError("Cannot write %s: %s." % (path, e.strerror or e)) from None
     except BaseException:

@@ -86,6 +86,12 @@ flags.DEFINE_integer("gradient_accumulation_steps", 1,
                      "Micro-batches of --train_batch_size per optimizer step: the step equals one "
                      "on a batch N times larger; the schedule and global_step count optimizer "
                      "steps.")
+flags.DEFINE_bool("skip_corrupt_records", False,
+                  "Read past corrupt training/eval records instead of stopping: a record cut "
+                  "short or failing its CRC ends that file's pass (TFRecord files can't be read "
+                  "past one), a record of another layout is dropped; each is counted and logged. "
+                  "Slower reading (frames checked in Python). Default: stop with a checkpoint "
+                  "and an error naming the file and byte offset.")
 flags.DEFINE_string("vocab_file", None,
                     "Optional: the vocabulary the data was made with; its size must equal the "
                     "config's vocab_size (checked before any step). Required with "
@@ -135,7 +141,8 @@ def _options(bert_config, input_files, masking=None):
       iterations_per_loop=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
       seed=FLAGS.seed, train_shuffle=FLAGS.train_shuffle, optimizer=FLAGS.optimizer,
       use_xla=FLAGS.use_xla, gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
-      mixed_precision=FLAGS.mixed_precision, dynamic_masking=masking)
+      mixed_precision=FLAGS.mixed_precision, dynamic_masking=masking,
+      skip_corrupt_records=FLAGS.skip_corrupt_records)
 
 
 def main(_):

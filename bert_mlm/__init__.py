@@ -3,7 +3,8 @@
 The map, one idea per module:
 
   Shared (no TensorFlow)
-    errors            UsageError: bad input, said in one line by the scripts
+    errors            UsageError, DataError, WriteError, Preempted: one line each, by the
+                      scripts, and an exit status per kind
     schema            the pretraining example: feature names, dtypes, lengths
     config            BertConfig: the original's hyperparameters, bert_config.json
 
@@ -28,6 +29,7 @@ The map, one idea per module:
 
   Training side                                  TFRecords -> checkpoints, eval_results.txt
     input_pipeline    TFRecords -> batches, as the original's input_fn
+    data_faults       input errors mid-run -> file, byte offset, reason; skipping corrupt records
     optimization      AdamWeightDecay, LAMB, the warmup/decay schedule, clipping
     distribute        the tf.distribute strategy from the flags
     train_step        one optimizer step on every replica

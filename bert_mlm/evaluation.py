@@ -65,10 +65,22 @@ def write_eval_results(output_dir, result):
   logs it; atomically."""
   path = os.path.join(output_dir, "eval_results.txt")
   temporary = path + ".tmp-%d" % os.getpid()
-  with tf.io.gfile.GFile(temporary, "w") as writer:
-    logging.info("***** Eval results *****")
-    for key in sorted(result):
-      logging.info("  %s = %s", key, str(result[key]))
-      writer.write("%s = %s\n" % (key, str(result[key])))
+  logging.info("***** Eval results *****")
+  for key in sorted(result):
+    logging.info("  %s = %s", key, str(result[key]))
+  try:
+    with tf.io.gfile.GFile(temporary, "w") as writer:
+      for key in sorted(result):
+        writer.write("%s = %s\n" % (key, str(result[key])))
+  except (tf.errors.OpError, OSError) as e:
+    try:
+      if tf.io.gfile.exists(temporary):
+        tf.io.gfile.remove(temporary)
+    except (tf.errors.OpError, OSError):
+      pass  # the write's failure is what to report
+    raise errors.WriteError("Cannot write %s: %s (the results are in the log above; an "
+                            "existing %s is unchanged)." % (
+                                path, str(getattr(e, "message", e)).rsplit("; ", 1)[-1],
+                                os.path.basename(path))) from None
   tf.io.gfile.rename(temporary, path, overwrite=True)
   return path

@@ -16,8 +16,11 @@ create_pretraining_data.py --dynamic_masking) and each decoded batch is masked i
 into the same batch dict.
 """
 
+import functools
+
 import tensorflow as tf
 
+from bert_mlm import data_faults
 from bert_mlm import schema
 from bert_mlm import tfrecord
 from bert_mlm.errors import UsageError
@@ -80,7 +83,7 @@ def _decode(records, name_to_features):
 
 
 def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_size, is_training,
-                 shuffle=True, seed=None, masking=None, skip_batches=0):
+                 shuffle=True, seed=None, masking=None, skip_batches=0, skip_corrupt=None):
   """The original's input pipeline as a tf.data.Dataset of batches (see the module docstring).
 
   Args:
@@ -92,6 +95,9 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
     skip_batches: batches to pass over first (a resumed run's consumed batches). They are read
       but not parsed; with shuffling, the batches after them are the uninterrupted run's only
       when `seed` is set.
+    skip_corrupt: None stops at the first corrupt record (TensorFlow's error); a
+      data_faults.SkippedRecords reads past corrupt records instead, counting and logging them
+      (--skip_corrupt_records; the same records in the same order where none is corrupt).
   """
   lengths = schema.feature_lengths(max_seq_length, max_predictions_per_seq,
                                    masked=masking is None)
@@ -107,14 +113,18 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   options.autotune.enabled = False
   # Across workers, split each global batch (any number of files works, even one).
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  read = tf.data.TFRecordDataset
+  if skip_corrupt is not None:
+    read = functools.partial(data_faults.read_skipping, skipped=skip_corrupt)
   if is_training and shuffle:
     d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
     d = d.repeat()
     d = d.shuffle(buffer_size=len(input_files), seed=seed)
     cycle_length = min(_NUM_CPU_THREADS, len(input_files))
-    d = d.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length,
-                     num_parallel_calls=cycle_length)
+    d = d.interleave(read, cycle_length=cycle_length, num_parallel_calls=cycle_length)
     d = d.shuffle(buffer_size=_SHUFFLE_RECORDS, seed=seed)
+  elif skip_corrupt is not None:
+    d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files)).flat_map(read).repeat()
   else:
     d = tf.data.TFRecordDataset(input_files).repeat()
   # Batch the serialized records, then parse each batch at once: the same batches as parsing

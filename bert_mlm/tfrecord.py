@@ -158,3 +158,117 @@ def frame(record):
   length = struct.pack("<Q", len(record))
   return b"".join((length, struct.pack("<I", _masked_crc(length)), record,
                    struct.pack("<I", _masked_crc(record))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking framing, to say which record of which file is broken and how. TensorFlow's reader
+# reports "corrupted record at <offset>" without the file; these find the file and the reason.
+
+_HEADER_BYTES = 12  # uint64 length + uint32 masked CRC of it
+_FOOTER_BYTES = 4   # uint32 masked CRC of the data
+
+
+def _header_length(header):
+  """The data length a 12-byte header declares, or None if its CRC does not match."""
+  length_bytes, crc = header[:8], struct.unpack("<I", header[8:])[0]
+  if _masked_crc(length_bytes) != crc:
+    return None
+  return struct.unpack("<Q", length_bytes)[0]
+
+
+def record_fault(reader, offset, size):
+  """Why the record at byte `offset` of a TFRecord file can't be read, or None if it can.
+
+  Args:
+    reader: the file, open in binary mode and seekable (a Python file or a tf.io.gfile.GFile).
+    offset: where the record starts.
+    size: the file's size in bytes.
+  Returns:
+    None when a whole record with both CRCs right starts at `offset`; else a phrase such as
+    "the record is cut short: ...", for a message that names the file and offset.
+  """
+  if size - offset < _HEADER_BYTES:
+    return ("the record is cut short: the file ends %d bytes into its %d-byte header "
+            "(an interrupted copy?)" % (size - offset, _HEADER_BYTES))
+  reader.seek(offset)
+  length = _header_length(reader.read(_HEADER_BYTES))
+  if length is None:
+    return "the record's length field fails its CRC check (corrupt bytes)"
+  end = offset + _HEADER_BYTES + length + _FOOTER_BYTES
+  if end > size:
+    return ("the record is cut short: it holds %d bytes of data but the file ends %d bytes "
+            "after its start (an interrupted copy?)" % (length, size - offset))
+  data = reader.read(length)
+  crc = struct.unpack("<I", reader.read(_FOOTER_BYTES))[0]
+  if _masked_crc(data) != crc:
+    return "the record's data fail their CRC check (corrupt bytes)"
+  return None
+
+
+def walk_records(reader, size, start=0, stop=None):
+  """Follows the record headers from byte `start` without reading the data.
+
+  Each header's own CRC is checked, so a walk that starts on a record boundary stays on them.
+
+  Returns:
+    (records, position): how many whole records were passed and the offset where the walk
+    ended: `stop` (or the first boundary past it), `size`, or the first record that is cut
+    short or whose header fails its CRC.
+  """
+  position, records = start, 0
+  while position < size and (stop is None or position < stop):
+    if size - position < _HEADER_BYTES:
+      break
+    reader.seek(position)
+    length = _header_length(reader.read(_HEADER_BYTES))
+    if length is None:
+      break
+    end = position + _HEADER_BYTES + length + _FOOTER_BYTES
+    if end > size:
+      break
+    position, records = end, records + 1
+  return records, position
+
+
+def count_from_broken(reader, start, size):
+  """How many records a reader stopped at the broken record at `start` can't reach.
+
+  Returns:
+    (records, lost): the broken record and those after it whose headers can still be followed;
+    `lost` is True when bytes remain after them that can't be framed (after a length field that
+    fails its CRC nothing can be: the records there are not counted).
+  """
+  reader.seek(start)
+  header = reader.read(_HEADER_BYTES)
+  if len(header) < _HEADER_BYTES:
+    return 1, False
+  length = _header_length(header)
+  if length is None:
+    return 1, size - start > _HEADER_BYTES
+  after = start + _HEADER_BYTES + length + _FOOTER_BYTES
+  if after > size:
+    return 1, False
+  records, position = walk_records(reader, size, start=after)
+  return 1 + records, position < size
+
+
+def read_records(reader, size):
+  """Yields (offset, data) of each whole record of a TFRecord file, both CRCs checked, up to the
+  first broken one; then, if one is broken, (its offset, None): what tf.data's reader reads,
+  without its error."""
+  position = 0
+  reader.seek(0)
+  while position < size:  # reading on, without seeking: the records follow each other
+    header = reader.read(_HEADER_BYTES)
+    length = _header_length(header) if len(header) == _HEADER_BYTES else None
+    end = position + _HEADER_BYTES + (length or 0) + _FOOTER_BYTES
+    if length is None or end > size:
+      break
+    data = reader.read(length)
+    footer = reader.read(_FOOTER_BYTES)
+    if len(data) != length or struct.unpack("<I", footer)[0] != _masked_crc(data):
+      break
+    yield position, data
+    position = end
+  if position < size:
+    yield position, None

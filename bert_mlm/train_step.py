@@ -143,7 +143,12 @@ class TrainStep(object):
           variable.value if isinstance(variable, keras.Variable) else variable,
           lambda param, g, scale, n=name: self._apply_one(n, param, g, lr, finite, scale),
           args=(grad, grad_scale), group=False)
-    self.global_step.assign_add(1 if self.loss_scale is None else tf.cast(finite, tf.int64))
+    # After the step's batch arrived (grad_scale is computed from its gradients): the increment
+    # alone does not depend on the data, so without this a step whose input failed (a corrupt
+    # record) would still count, and a checkpoint then saved would be one step ahead of its
+    # weights.
+    with tf.control_dependencies(strategy.experimental_local_results(grad_scale)):
+      self.global_step.assign_add(1 if self.loss_scale is None else tf.cast(finite, tf.int64))
 
   def _apply_one(self, name, param, grad, lr, finite, grad_scale):
     if self.loss_scale is None:

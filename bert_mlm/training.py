@@ -27,6 +27,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from bert_mlm import checkpoints
+from bert_mlm import data_faults
 from bert_mlm import distribute
 from bert_mlm import evaluation
 from bert_mlm import input_pipeline
@@ -36,8 +37,10 @@ from bert_mlm import preemption
 from bert_mlm import pretraining_model
 from bert_mlm import train_step
 from bert_mlm.config import BertConfig
+from bert_mlm.errors import DataError
 from bert_mlm.errors import Preempted
 from bert_mlm.errors import UsageError
+from bert_mlm.errors import WriteError
 
 _KEEP_CHECKPOINT_MAX = 5  # the Estimator's default
 # TensorBoard's scalar plugin metadata, so summaries show without the tensorboard package.
@@ -71,6 +74,8 @@ class PretrainingOptions:
   max_eval_steps: int = 100
   seed: int = None
   train_shuffle: bool = True
+  # Not in the original: read past corrupt records (counted, logged) instead of stopping.
+  skip_corrupt_records: bool = False
   optimizer: str = "adamw"
   use_xla: bool = False
   gradient_accumulation_steps: int = 1
@@ -110,6 +115,10 @@ class PretrainingOptions:
         and self.max_seq_length > self.bert_config.max_position_embeddings):
       raise UsageError("--max_seq_length=%d exceeds the config's max_position_embeddings=%d."
                        % (self.max_seq_length, self.bert_config.max_position_embeddings))
+    if self.bert_config is not None and self.bert_config.type_vocab_size < 2:
+      # Caught by the embedding lookup only in the first step on CPU, never on TPU.
+      raise UsageError("The config's type_vocab_size=%d is below 2: pretraining examples have "
+                       "two segments (segment_ids 0 and 1)." % self.bert_config.type_vocab_size)
 
 
 class Pretraining(object):
@@ -138,10 +147,9 @@ class Pretraining(object):
 
 def train(run, options):
   """The training part of run_pretraining; returns {field: [steps]} of this run's steps."""
-  latest = run.checkpoints.latest
+  latest = run.checkpoints.restore_newest()
   if latest:
     logging.info("Resuming from %s (init_checkpoint is not used).", latest)
-    run.checkpoints.restore(latest)
   elif options.init_checkpoint:
     checkpoints.load_checkpoint(run.variables, options.init_checkpoint)
   step = int(run.global_step.numpy())
@@ -157,10 +165,11 @@ def train(run, options):
     logging.info("Passing over the %d batches consumed before step %d%s.", consumed, step,
                  "" if not options.train_shuffle or options.seed is not None else
                  " (without --seed the shuffled order differs from the first run's)")
+  skipped = _skipped_records(options)
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
       options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
-      masking=options.dynamic_masking, skip_batches=consumed)
+      masking=options.dynamic_masking, skip_batches=consumed, skip_corrupt=skipped)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
   writer = (tf.summary.create_file_writer(options.output_dir) if run.checkpoints.is_writer
             else tf.summary.create_noop_writer())
@@ -174,7 +183,13 @@ def train(run, options):
     next_save = (step // options.save_checkpoints_steps + 1) * options.save_checkpoints_steps
     num_steps = min(options.iterations_per_loop, next_save - step, options.num_train_steps - step)
     start = time.time()
-    records = run.train_step.run(iterator, num_steps)
+    try:
+      records = run.train_step.run(iterator, num_steps)
+    except tf.errors.OpError as e:
+      if not data_faults.is_input_error(e):
+        raise
+      writer.close()
+      raise _data_fault(run, options, e, skipped, step) from None
     examples_per_second = (len(records["total_loss"]) * examples_per_step /
                            (time.time() - start))
     _stop_unless_finite(records, step, run.checkpoints)
@@ -199,8 +214,50 @@ def train(run, options):
     if step % options.save_checkpoints_steps == 0 or step == options.num_train_steps:
       run.checkpoints.save()
   writer.close()
+  if skipped is not None:
+    logging.info("%s", skipped.summary())
   logging.info("Training done at step %d.", step)
   return {name: np.concatenate(values) for name, values in history.items()}
+
+
+def _skipped_records(options):
+  if not options.skip_corrupt_records:
+    return None
+  return data_faults.SkippedRecords(options.input_files, options.max_seq_length,
+                                    options.max_predictions_per_seq)
+
+
+def _what_broke(error, options, skipped):
+  """`<file>: byte <offset>: <reason>` for an input error (see data_faults.describe)."""
+  if skipped is not None and skipped.fatal:  # the skipping reader knows, TensorFlow's error not
+    return ": ".join(part for part in skipped.fatal if part)
+  return data_faults.describe(error, options.input_files, options.max_seq_length,
+                              options.max_predictions_per_seq)
+
+
+def _data_fault(run, options, error, skipped, loop_start):
+  """The DataError for an input error in the training loop, after saving a checkpoint at the
+  last completed step."""
+  what = _what_broke(error, options, skipped)
+  step = int(run.global_step.numpy())  # the steps before the failed one completed
+  if step > loop_start:
+    # They ran inside the call that failed, whose per-step records are lost with it.
+    logging.warning("Steps %d-%d completed, but their losses are not in the log or TensorBoard "
+                    "(they were in the loop call that failed).", loop_start + 1, step)
+  prefix = os.path.join(options.output_dir, "model.ckpt-%d" % step)
+  if not run.checkpoints.is_writer:
+    saved = "the chief saves the checkpoint"
+  elif run.checkpoints.kept and run.checkpoints.kept[-1] == prefix:
+    saved = "%s holds it" % prefix
+  else:
+    try:
+      saved = "saved " + run.checkpoints.save()
+    except WriteError as e:
+      saved = "but the checkpoint could not be saved (%s)" % e
+  skip_hint = "" if options.skip_corrupt_records else (
+      ", or rerun with --skip_corrupt_records to read past corrupt records")
+  return DataError("%s; training stopped after step %d (%s); repair or remove the file and rerun "
+                   "to resume%s." % (what, step, saved, skip_hint))
 
 
 def _stop_unless_finite(records, step, manager):
@@ -229,25 +286,41 @@ def evaluate(run, options, trained=False):
     # file too early evaluated the previous checkpoint's weights in the same collective sum).
     # Reading the weights back would also be most of the time between training and evaluation
     # on a bucket.
+    source = "those trained to global step %d" % int(run.global_step.numpy())
     logging.info("Evaluating the weights just trained (global step %d).",
                  int(run.global_step.numpy()))
   elif latest:
+    source = latest
     step = int(checkpoints.CheckpointReader(latest).read(checkpoints.GLOBAL_STEP))
     checkpoints.load_checkpoint(run.variables, latest)
     run.global_step.assign(step)
     logging.info("Loaded %s (global step %d) in %.1f s.", latest, step, time.time() - start)
   elif options.init_checkpoint:
+    source = options.init_checkpoint
     checkpoints.load_checkpoint(run.variables, options.init_checkpoint)
   else:
     raise UsageError("--do_eval: no checkpoint in --output_dir=%s and no --init_checkpoint."
                      % options.output_dir)
+  skipped = _skipped_records(options)
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.eval_batch_size, is_training=False, masking=options.dynamic_masking)
+      options.eval_batch_size, is_training=False, masking=options.dynamic_masking,
+      skip_corrupt=skipped)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
   logging.info("***** Running evaluation *****")
   logging.info("  Batch size = %d", options.eval_batch_size)
-  result = run.evaluator.evaluate(iterator, options.max_eval_steps, run.global_step.numpy())
+  try:
+    result = run.evaluator.evaluate(iterator, options.max_eval_steps, run.global_step.numpy())
+  except tf.errors.OpError as e:
+    if not data_faults.is_input_error(e):
+      raise
+    raise DataError("%s; evaluation stopped (nothing to save: the weights evaluated are %s); "
+                    "repair or remove the file and rerun%s." % (
+                        _what_broke(e, options, skipped), source,
+                        "" if options.skip_corrupt_records else
+                        ", or rerun with --skip_corrupt_records")) from None
+  if skipped is not None:
+    logging.info("%s", skipped.summary())
   if run.checkpoints.is_writer:
     evaluation.write_eval_results(options.output_dir, result)
     write_eval_summaries(options.output_dir, result)
@@ -270,6 +343,7 @@ def run_pretraining(options, strategy):
   options.validate(strategy.num_replicas_in_sync)
   if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
     raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
+  checkpoints.check_writable(options.output_dir)  # creates it; before any variable or step
   input_pipeline.check_records(options.input_files, options.max_seq_length,
                                options.max_predictions_per_seq, masking=options.dynamic_masking)
   tf.io.gfile.makedirs(options.output_dir)

@@ -8,7 +8,8 @@ per shard. This module is that recipe as one call:
   * Each file is processed exactly as the original processes that file alone with the same
     flags and seed (`pretraining_data.create_file`): the output for a file does not depend on
     the other files, the number of workers or the order they run in.
-  * Files run in worker processes (forkserver, or spawn where there is none), largest first,
+  * Files run in worker processes (forked from this process when that is safe, else from a
+    forkserver, else spawned), largest first,
     at most `num_workers` at a time. A worker keeps its tokenizer, and so its per-word cache,
     from file to file (a cold cache costs 20-40% more CPU on 0.5 MB shards), measures each
     file's peak memory (VmHWM, reset per file) and returns the freed heap to the system after
@@ -54,8 +55,8 @@ OUTPUT_SUFFIX = ".tfrecord"
 PRIOR_BASE_MB = 45.0
 PRIOR_DOCUMENT_MB_PER_MB = 7.7
 PRIOR_INSTANCE_MB_PER_MB = 3.0
-# With worker processes, multiprocessing's forkserver and resource tracker (32 MB and 15 MB of
-# RSS measured here) come off the budget beside this process.
+# With workers started by a forkserver, multiprocessing's forkserver and resource tracker (32 MB
+# and 15 MB of RSS measured here) come off the budget beside this process.
 _HELPER_PROCESSES_MB = 50.0
 # A file corrects the per-MB figure only if its text takes this much memory above the base:
 # below it the base's jitter (tokenizer cache, allocator) dominates the ratio.
@@ -434,8 +435,8 @@ def _exit_with_main(lifeline):
   """SIGTERM this worker when the main process dies, even by SIGKILL.
 
   Only the main process holds the write end of `lifeline`, so a read here ends (EOF) exactly
-  when it exits. (The worker's parent is the forkserver, which itself waits for its children,
-  so the parent's death can't be the signal.)
+  when it exits. (A worker's parent may be the forkserver, which itself waits for its
+  children, so the parent's death can't be the signal.)
   """
 
   def watch():
@@ -454,17 +455,20 @@ def _terminate(signum, frame):
   sys.exit(128 + signum)
 
 
-def _worker_main(connection, lifeline, vocab_file, options):
+def _worker_main(connection, lifeline, vocab_file, options, tokenizer=None, inherited=()):
   """A worker process: files from `connection`, one at a time, until None; a result for each.
 
-  The worker keeps its tokenizer, and so its per-word cache, from file to file.
+  The worker keeps its tokenizer, and so its per-word cache, from file to file. A forked worker
+  gets the main process's tokenizer and closes `inherited`, its copies of the main process's
+  pipe ends: else the lifeline would never reach EOF while a worker lives.
   """
+  for end in inherited:
+    end.close()
   signal.signal(signal.SIGTERM, _terminate)
   # Ctrl-C reaches the whole process group: the main process stops the workers (SIGTERM).
   signal.signal(signal.SIGINT, signal.SIG_IGN)
   _exit_with_main(lifeline)
   logging.set_verbosity(logging.WARNING)  # the parent logs one line per file
-  tokenizer = None
   while True:
     try:
       job = connection.recv()
@@ -481,7 +485,18 @@ def _worker_main(connection, lifeline, vocab_file, options):
 
 
 def _context():
-  if "forkserver" in multiprocessing.get_all_start_methods():
+  """fork where it is safe, else forkserver, else spawn.
+
+  fork starts a worker at once (a forkserver first starts an interpreter and imports the data
+  code: 0.2 s before the first file, on a run of seconds) and the worker shares the main
+  process's tokenizer. It is safe only in a process with one thread and without TensorFlow (a
+  gs:// path imports it, and its threads and locks would be copied mid-use into the child).
+  """
+  methods = multiprocessing.get_all_start_methods()
+  if ("fork" in methods and threading.active_count() == 1
+      and "tensorflow" not in sys.modules):
+    return multiprocessing.get_context("fork")
+  if "forkserver" in methods:
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has imported the data code once (not TensorFlow), and
     # the main script: else every worker would run the script again (multiprocessing imports
@@ -516,8 +531,8 @@ def _run_in_process(scheduler, tokenizer, options, report):
     report(result)
 
 
-def _run_pool(scheduler, vocab_file, options, report):
-  context = _context()
+def _run_pool(context, scheduler, tokenizer, vocab_file, options, report):
+  forked = context.get_start_method() == "fork"
   lifeline, lifeline_writer = context.Pipe(duplex=False)  # never written: closed when we exit
   idle = []  # (process, connection) waiting for a file
   busy = {}  # connection -> (process, job)
@@ -535,9 +550,15 @@ def _run_pool(scheduler, vocab_file, options, report):
           break
         if new_process:
           connection, child = context.Pipe()
-          process = context.Process(target=_worker_main,
-                                    args=(child, lifeline, vocab_file, options),
-                                    name="data-worker", daemon=True)
+          if forked:
+            inherited = [lifeline_writer, connection] + list(busy) + [c for _, c in idle]
+            args = (child, lifeline, vocab_file, options, tokenizer, inherited)
+            sys.stdout.flush()  # else the child would write the buffered text again
+            sys.stderr.flush()
+          else:
+            args = (child, lifeline, vocab_file, options)
+          process = context.Process(target=_worker_main, args=args, name="data-worker",
+                                    daemon=True)
           process.start()
           child.close()
         else:
@@ -746,8 +767,10 @@ def create_per_file(input_file, output_dir, vocab_file, options, num_workers=Non
   # In-process, the estimate's base is this process. With workers, this process and the
   # helper processes come off the budget first.
   available_mb = max_memory_mb
-  if num_workers > 1:
-    available_mb -= rss_mb() + _HELPER_PROCESSES_MB
+  context = _context() if num_workers > 1 else None
+  if context is not None:
+    available_mb -= rss_mb() + (0.0 if context.get_start_method() == "fork"
+                                else _HELPER_PROCESSES_MB)
   too_big = [job for job in plan.jobs if estimate(job.text_bytes) > available_mb]
   if too_big:
     raise UsageError(too_big_message(too_big, estimate, available_mb, max_memory_mb))
@@ -768,7 +791,7 @@ def create_per_file(input_file, output_dir, vocab_file, options, num_workers=Non
   if num_workers == 1:
     _run_in_process(scheduler, tokenizer, options, progress.report)
   else:
-    _run_pool(scheduler, vocab_file, options, progress.report)
+    _run_pool(context, scheduler, tokenizer, vocab_file, options, progress.report)
   summary = progress.summary(scheduler, max_memory_mb)
   raise_for_failures(summary)
   return summary

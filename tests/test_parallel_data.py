@@ -1,6 +1,7 @@
 """Per-file mode: each output equals the single-process command on that file alone; workers,
 memory budget, resume after SIGKILL, failures that spare the other files."""
 
+import multiprocessing
 import os
 import re
 import signal
@@ -128,7 +129,8 @@ def _cli(*args, timeout=120):
 
 def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, single_outputs,
                                                           tmp_path):
-  # -X importtime reaches the forkserver and every worker: none of them imports TensorFlow.
+  # No TensorFlow in this process, so the workers fork from it (-X importtime would reach a
+  # forkserver's imports too): the data code is imported once, and TensorFlow never.
   out = tmp_path / "out"
   result = subprocess.run(
       [sys.executable, "-X", "importtime", os.path.join(REPO, "create_pretraining_data.py"),
@@ -139,8 +141,7 @@ def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, s
   assert result.returncode == 0, result.stderr[-3000:]
   imports = [l for l in result.stderr.splitlines() if l.startswith("import time:")]
   assert any("bert_mlm.pretraining_data" in l for l in imports)
-  # This process and the forkserver (the workers fork from it with the modules loaded).
-  assert len([l for l in imports if re.search(r"\|\s+bert_mlm\.tokenization$", l)]) == 2
+  assert len([l for l in imports if re.search(r"\|\s+bert_mlm\.tokenization$", l)]) == 1
   assert not [l for l in imports if "tensorflow" in l]
   # One progress line per file, with instances, MB/s and an ETA; then the summary.
   progress = [l for l in result.stderr.splitlines() if re.search(r"\] \[\d/3\] ", l)]
@@ -286,13 +287,20 @@ class _DyingConnection(object):
     self._connection.send(result)
 
 
-def _dying_worker_main(connection, lifeline, vocab_file, options):
-  # Runs in the worker (imported there by name).
-  parallel_data._worker_main(  # pylint: disable=protected-access
-      _DyingConnection(connection), lifeline, vocab_file, options)
+_WORKER_MAIN = parallel_data._worker_main  # pylint: disable=protected-access
 
 
-def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_path):
+def _dying_worker_main(connection, *args):
+  # Runs in the worker (forked, or imported there by name from a forkserver).
+  _WORKER_MAIN(_DyingConnection(connection), *args)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_path,
+                                        start_method):
+  # fork: workers of a process without TensorFlow; forkserver: of one with it (gs:// paths).
+  monkeypatch.setattr(parallel_data, "_context",
+                      lambda: multiprocessing.get_context(start_method))
   monkeypatch.setattr(parallel_data, "_worker_main", _dying_worker_main)
   with pytest.raises(parallel_data.FilesFailedError,
                      match=r"part-1.txt: its worker process was killed by SIGKILL"):
@@ -441,3 +449,9 @@ def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
                                         root + "/vocab.txt",
                                         pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   assert (again.written, again.skipped) == (0, 2)
+
+
+def test_workers_start_from_a_forkserver_once_tensorflow_is_loaded(monkeypatch):
+  # A gs:// path loads TensorFlow, whose threads and locks a forked worker would inherit.
+  monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", object()))
+  assert parallel_data._context().get_start_method() == "forkserver"  # pylint: disable=protected-access

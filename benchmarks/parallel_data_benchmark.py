@@ -1,8 +1,9 @@
 """Per-file mode on shards: 2 workers against 1, 1 worker against the original, memory bound.
 
 Builds the benchmark corpus (tests/english_corpus.py), cuts it into --shards shards (shard_text.py),
-and in one run measures, each as its own process (wall time, and the peak of the summed RSS
-and PSS of the process and all its children, sampled every 20 ms):
+and in one run measures, each as its own process, its wall and CPU time (a run on its own),
+then its memory (a second run: the peak of the summed RSS and PSS of the process and all its
+children, sampled every 20 ms; the sampling costs CPU a 2-worker run on 2 cores would need):
 
   original  the original on the whole corpus (python -m bert.create_pretraining_data)
   single    our single-process command on the whole corpus (--output_file)
@@ -117,28 +118,40 @@ class _TreeSampler(threading.Thread):
       self.stop.wait(0.02)
 
 
-def _run(name, command, log_dir):
-  """Runs `command`; returns (seconds, peak tree RSS MB, peak tree PSS MB, load before)."""
+def _run(name, command, log_dir, sample):
+  """Runs `command` and returns (wall seconds, CPU seconds, peak tree RSS MB, peak tree PSS MB,
+  load average before).
+
+  Unsampled (`sample` False): the wall time and the CPU time of the process and the children it
+  reaped (all of it for our commands: per-file workers are the main process's children), and no
+  memory. Sampled: memory and CPU from the tree sampler, whose own CPU (walking /proc every
+  20 ms) competes with a 2-worker run on 2 cores, so its wall time is not the one reported.
+  """
   load = os.getloadavg()[0]
   log_path = os.path.join(log_dir, name.replace(" ", "_") + ".log")
   with open(log_path, "wb") as log:
     start = time.time()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-    sampler = _TreeSampler(process.pid)
-    sampler.start()
+    sampler = _TreeSampler(process.pid) if sample else None
+    if sampler:
+      sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.time() - start
-    sampler.stop.set()
-    sampler.join()
-    # The main process's own CPU exactly (its last sample may be up to 20 ms short).
-    sampler.cpu[process.pid] = usage.ru_utime + usage.ru_stime
+    if sampler:
+      sampler.stop.set()
+      sampler.join()
   if os.waitstatus_to_exitcode(status) != 0:
     with open(log_path, encoding="utf-8", errors="replace") as f:
       sys.exit("%s failed (%d): %s\n%s" % (name, status, " ".join(command), f.read()[-3000:]))
-  cpu = sampler.cpu_seconds()
-  print("%-9s %6.1f s  CPU %6.1f s  peak RSS %5.0f MB  PSS %5.0f MB  (load before %.2f)" % (
-      name, seconds, cpu, sampler.peak_rss_mb, sampler.peak_pss_mb, load), flush=True)
-  return seconds, sampler.peak_rss_mb, sampler.peak_pss_mb, load, cpu
+  if sampler:
+    cpu, rss, pss = sampler.cpu_seconds(), sampler.peak_rss_mb, sampler.peak_pss_mb
+    print("%-9s memory: peak RSS %5.0f MB  PSS %5.0f MB (all processes; CPU %.1f s)" % (
+        name, rss, pss, cpu), flush=True)
+  else:
+    cpu, rss, pss = usage.ru_utime + usage.ru_stime, 0.0, 0.0
+    print("%-9s %6.1f s  CPU %6.1f s  (load before %.2f)" % (name, seconds, cpu, load),
+          flush=True)
+  return seconds, cpu, rss, pss, load
 
 
 def _same_dirs(a, b):
@@ -154,7 +167,7 @@ def main():
   parser.add_argument("--dupe_factor", type=int, default=5)
   parser.add_argument("--max_seq_length", type=int, default=128)
   parser.add_argument("--max_predictions_per_seq", type=int, default=20)
-  parser.add_argument("--budget_mb", type=float, default=160.0,
+  parser.add_argument("--budget_mb", type=float, default=120.0,
                       help="--max_memory_mb of the budget run (too small for 2 shards at once "
                       "at the defaults)")
   parser.add_argument("--repeat", type=int, default=1,
@@ -184,7 +197,8 @@ def main():
   shard_dir = os.path.join(workdir, "shards")
   shard_seconds = _run("shard", [sys.executable, os.path.join(REPO, "shard_text.py"),
                                  "--input_file=" + corpus, "--output_dir=" + shard_dir,
-                                 "--num_shards=%d" % args.shards, "--overwrite"], logs)[0]
+                                 "--num_shards=%d" % args.shards, "--overwrite"], logs,
+                      sample=False)[0]
   shards = sorted(os.path.join(shard_dir, n) for n in os.listdir(shard_dir))
   sizes = [os.path.getsize(p) / 1e6 for p in shards]
   print("corpus %.2f MB, %d shards of %.2f-%.2f MB (%.1fx a shard), dupe_factor %d, seq %d; "
@@ -192,26 +206,31 @@ def main():
                          args.dupe_factor, args.max_seq_length, platform.machine(),
                          os.cpu_count()), flush=True)
 
-  runs = {}
+  commands = {}
   if not args.skip_original:
-    runs["original"] = _run("original", [
-        sys.executable, "-m", "bert.create_pretraining_data",
-        "--input_file=" + corpus, "--output_file=" + os.path.join(workdir, "original.tfrecord")]
-                            + data_flags, logs)
-  runs["single"] = _run("single", ours + ["--input_file=" + corpus, "--output_file=" +
-                                          os.path.join(workdir, "single.tfrecord")]
-                        + data_flags, logs)
+    commands["original"] = [
+        sys.executable, "-m", "bert.create_pretraining_data", "--input_file=" + corpus,
+        "--output_file=" + os.path.join(workdir, "original.tfrecord")] + data_flags
+  commands["single"] = ours + ["--input_file=" + corpus, "--output_file=" +
+                               os.path.join(workdir, "single.tfrecord")] + data_flags
   shard_glob = os.path.join(shard_dir, "*.txt")
   outputs = {}
-  per_file = [("1 worker", ["--num_workers=1"]), ("2 workers", ["--num_workers=2"])]
-  per_file = per_file * args.repeat + [
-      ("budget", ["--num_workers=2", "--max_memory_mb=%g" % args.budget_mb])]
-  for name, extra in per_file:
+  for name, extra in [("1 worker", ["--num_workers=1"]), ("2 workers", ["--num_workers=2"]),
+                      ("budget", ["--num_workers=2", "--max_memory_mb=%g" % args.budget_mb])]:
     outputs[name] = os.path.join(workdir, "out-" + name.replace(" ", "_"))
-    run = _run(name, ours + ["--input_file=" + shard_glob, "--output_dir=" + outputs[name],
-                             "--overwrite"] + extra + data_flags, logs)
+    commands[name] = ours + ["--input_file=" + shard_glob, "--output_dir=" + outputs[name],
+                             "--overwrite"] + extra + data_flags
+  # Timed runs (1 and 2 workers alternately, --repeat times; the fastest of each), then one
+  # sampled run of each command for its memory.
+  order = [n for n in commands if n not in ("1 worker", "2 workers", "budget")]
+  order += ["1 worker", "2 workers"] * args.repeat + ["budget"]
+  runs = {}
+  for name in order:
+    run = _run(name, commands[name], logs, sample=False)
     if name not in runs or run[0] < runs[name][0]:
-      runs[name] = run  # the fastest of the repeats
+      runs[name] = run
+  memory = {name: _run(name, command, logs, sample=True)
+            for name, command in commands.items()}
 
   # Identical outputs: 1 worker = 2 workers = budget = our single-process command per shard.
   identical = _same_dirs(outputs["1 worker"], outputs["2 workers"]) and _same_dirs(
@@ -232,19 +251,19 @@ def main():
 
   one, two = runs["1 worker"][0], runs["2 workers"][0]
   print("\n2 workers / 1 worker: %.2fx (target >= 1.7x)" % (one / two))
-  # On a busy machine wall time says little; CPU time says whether parallel work grew: the
-  # speed-up 2 idle cores would give if the work splits evenly (12 shards, largest first).
+  # CPU time says whether the parallel work grew: the speed-up 2 idle cores would give if the
+  # work split evenly (12 shards, largest first); wall time also pays start-up and a busy CPU.
   print("CPU time 2 workers / 1 worker: %.2f (the work added by worker processes); 2-core "
-        "bound 2 x %.1f / %.1f = %.2fx" % (runs["2 workers"][4] / runs["1 worker"][4],
-                                          runs["1 worker"][4], runs["2 workers"][4],
-                                          2 * runs["1 worker"][4] / runs["2 workers"][4]))
+        "bound 2 x %.1f / %.1f = %.2fx" % (runs["2 workers"][1] / runs["1 worker"][1],
+                                          runs["1 worker"][1], runs["2 workers"][1],
+                                          2 * runs["1 worker"][1] / runs["2 workers"][1]))
   if "original" in runs:
     print("1 worker / original: %.1fx (target >= 5x); single-process command / original: "
           "%.1fx" % (runs["original"][0] / one, runs["original"][0] / runs["single"][0]))
   print("budget run: peak RSS of the whole run %.0f MB (PSS %.0f MB) within --max_memory_mb=%g: "
-        "%s (at most %s files in flight)" % (runs["budget"][1], runs["budget"][2],
+        "%s (at most %s files in flight)" % (memory["budget"][2], memory["budget"][3],
                                              args.budget_mb,
-                                             "yes" if runs["budget"][1] <= args.budget_mb
+                                             "yes" if memory["budget"][2] <= args.budget_mb
                                              else "NO", in_flight))
   print("per-core rate (1 worker): %.2f MB/s of text; shard_text: %.0f MB/s" % (
       megabytes / one, megabytes / shard_seconds))
@@ -253,9 +272,9 @@ def main():
   print("| run | load before | wall | MB/s | CPU (all processes) | peak RSS (all processes) | "
         "peak PSS |")
   print("|---|---|---|---|---|---|---|")
-  for name, (seconds, rss, pss, load, cpu) in runs.items():
+  for name, (seconds, cpu, _, _, load) in runs.items():
     print("| %s | %.2f | %.1f s | %.2f | %.1f s | %.0f MB | %.0f MB |" % (
-        name, load, seconds, megabytes / seconds, cpu, rss, pss))
+        name, load, seconds, megabytes / seconds, cpu, memory[name][2], memory[name][3]))
   if not identical:
     sys.exit("outputs differ")
 

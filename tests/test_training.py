@@ -107,6 +107,30 @@ def test_eval_metrics_match_original(tmp_path):
     np.testing.assert_allclose(value, result[key], rtol=1e-6, err_msg=key)
 
 
+def test_eval_after_training_uses_the_weights_in_memory(tmp_path):
+  """After train(), evaluation reads no checkpoint: a worker that isn't the chief may see the
+  state file before the chief has saved the last checkpoint (it then evaluated model.ckpt-3's
+  weights beside the chief's model.ckpt-6 in one collective sum)."""
+  records = write_records(str(tmp_path / "train.tfrecord"), _batches(6, seed=30))
+  options = _options(tmp_path, records, do_eval=True, max_eval_steps=2)
+  _, trained = training.run_pretraining(options, _one_device())
+  out = str(tmp_path / "out")
+  assert trained["global_step"] == 6
+  options = _options(tmp_path, records, do_eval=True, max_eval_steps=2,
+                     output_dir=str(tmp_path / "again"))
+  run = training.Pretraining(options, _one_device())
+  checkpoints.CheckpointManager(out, run.variables, run.optimizer.slots, run.global_step).restore(
+      os.path.join(out, "model.ckpt-6"))
+  # What a non-chief worker would find mid-save: the state file still naming model.ckpt-3.
+  os.makedirs(options.output_dir)
+  checkpoints.write_checkpoint_state(options.output_dir, [os.path.join(out, "model.ckpt-3")])
+  in_memory = training.evaluate(run, options, trained=True)
+  assert in_memory.keys() == trained.keys() and in_memory["global_step"] == 6
+  for name, value in trained.items():
+    np.testing.assert_allclose(in_memory[name], value, rtol=1e-6, err_msg=name)
+  from_directory = training.evaluate(run, options)  # eval only: the latest checkpoint
+  assert from_directory["global_step"] == 3
+  assert from_directory["masked_lm_loss"] != trained["masked_lm_loss"]
 
 
 @pytest.mark.slow

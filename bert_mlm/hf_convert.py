@@ -32,11 +32,13 @@ does not have and becomes our "gelu_exact" (`config.py`). Activations neither si
 the same are refused, never replaced.
 
 Reading and writing TF1 checkpoints goes through `checkpoints` (TensorFlow, imported there);
-the rest (name map, config and tokenizer files, safetensors) needs only numpy.
+the rest (name map, config and tokenizer files, safetensors) needs only numpy. Every path may be
+a `gs://` URL (any `tf.io.gfile` filesystem), the transformers directories too.
 """
 
 import collections
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -325,10 +327,18 @@ def tokenizer_files(tokens, do_lower_case, model_max_length):
           TOKENIZER_CONFIG: json.dumps(tokenizer_config, indent=2, sort_keys=True) + "\n"}
 
 
+def _isfile(path):
+  return file_io.exists(path) and not file_io.isdir(path)
+
+
+def _read_bytes(path):
+  with file_io.open_file(path, "rb") as f:
+    return f.read()
+
+
 def _read_json(path):
   try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
+    return json.loads(_read_bytes(path).decode("utf-8"))
   except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
     raise UsageError("%s cannot be read as JSON: %s" % (path, e)) from None
 
@@ -339,11 +349,11 @@ def read_hf_vocab(input_dir):
   transformers 5 saves only tokenizer.json; its WordPiece vocabulary and any added tokens must
   number 0..N-1 with one token per id.
   """
-  vocab_path = os.path.join(input_dir, VOCAB)
-  if os.path.isfile(vocab_path):
+  vocab_path = file_io.join(input_dir, VOCAB)
+  if _isfile(vocab_path):
     return list(tokenization.load_vocab(vocab_path)), vocab_path
-  tokenizer_path = os.path.join(input_dir, TOKENIZER_JSON)
-  if not os.path.isfile(tokenizer_path):
+  tokenizer_path = file_io.join(input_dir, TOKENIZER_JSON)
+  if not _isfile(tokenizer_path):
     return None, None
   model = _read_json(tokenizer_path).get("model") or {}
   if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
@@ -363,13 +373,13 @@ def read_hf_vocab(input_dir):
 
 def read_hf_do_lower_case(input_dir):
   """Whether the directory's tokenizer lower-cases (None when it has no tokenizer)."""
-  config_path = os.path.join(input_dir, TOKENIZER_CONFIG)
-  if os.path.isfile(config_path):
+  config_path = file_io.join(input_dir, TOKENIZER_CONFIG)
+  if _isfile(config_path):
     value = _read_json(config_path).get("do_lower_case")
     if value is not None:
       return bool(value)
-  tokenizer_path = os.path.join(input_dir, TOKENIZER_JSON)
-  if os.path.isfile(tokenizer_path):
+  tokenizer_path = file_io.join(input_dir, TOKENIZER_JSON)
+  if _isfile(tokenizer_path):
     normalizer = _read_json(tokenizer_path).get("normalizer") or {}
     if normalizer.get("type") == "BertNormalizer":
       return bool(normalizer.get("lowercase"))
@@ -386,6 +396,8 @@ def _torch_available():
 
 def _read_safetensors(path):
   try:
+    if file_io.is_remote(path):
+      return safetensors.numpy.load(_read_bytes(path))
     return safetensors.numpy.load_file(path)
   except safetensors.SafetensorError as e:
     raise UsageError("%s is not a complete safetensors file (truncated or corrupt?): %s"
@@ -398,7 +410,8 @@ def _read_pytorch_bin(path):
                      "the model as safetensors (save_pretrained does by default)." % path)
   import torch  # pylint: disable=g-import-not-at-top
   try:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(io.BytesIO(_read_bytes(path)) if file_io.is_remote(path) else path,
+                       map_location="cpu", weights_only=True)
   except Exception as e:  # pylint: disable=broad-except
     raise UsageError("%s cannot be read (truncated or corrupt?): %s"
                      % (path, str(e).strip().split("\n")[0])) from None
@@ -417,16 +430,16 @@ def read_hf_weights(input_dir):
   readers = ((SAFETENSORS, SAFETENSORS_INDEX, _read_safetensors),
              (PYTORCH_BIN, PYTORCH_BIN_INDEX, _read_pytorch_bin))
   for single, index, read in readers:
-    path = os.path.join(input_dir, single)
-    if os.path.isfile(path):
+    path = file_io.join(input_dir, single)
+    if _isfile(path):
       return read(path), path
-    index_path = os.path.join(input_dir, index)
-    if os.path.isfile(index_path):
+    index_path = file_io.join(input_dir, index)
+    if _isfile(index_path):
       weight_map = _read_json(index_path).get("weight_map") or {}
       tensors = {}
       for shard in sorted(set(weight_map.values())):
-        shard_path = os.path.join(input_dir, shard)
-        if not os.path.isfile(shard_path):
+        shard_path = file_io.join(input_dir, shard)
+        if not _isfile(shard_path):
           raise UsageError("%s names the shard %s, which does not exist." % (index_path, shard))
         for name, value in read(shard_path).items():
           if weight_map.get(name) == shard:
@@ -530,9 +543,9 @@ def original_to_hf(tensors, config, architecture):
 
 
 def _check_hf_output_dir(output_dir, overwrite):
-  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+  if file_io.exists(output_dir) and not file_io.isdir(output_dir):
     raise UsageError("--output_hf_dir=%s exists and is not a directory." % output_dir)
-  if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+  if file_io.isdir(output_dir) and file_io.listdir(output_dir) and not overwrite:
     raise UsageError("--output_hf_dir=%s exists and is not empty; pass --overwrite to replace "
                      "the model in it." % output_dir)
 
@@ -542,8 +555,12 @@ def _write_hf_dir(output_dir, tensors, files, overwrite):
 
   Everything is written into a temporary directory beside it first. A new or empty
   `output_dir` is then replaced by it in one rename; with `overwrite`, each file replaces its
-  namesake and the files that transformers would read instead of ours are removed.
+  namesake and the files that transformers would read instead of ours are removed. A bucket has
+  no directories to rename: there each file is written under a temporary name and renamed.
   """
+  if file_io.is_remote(output_dir):
+    _write_remote_hf_dir(output_dir, tensors, files)
+    return
   output_dir = os.path.abspath(output_dir)
   parent = os.path.dirname(output_dir)
   temporary = os.path.join(parent, ".%s.incomplete-%d" % (os.path.basename(output_dir),
@@ -562,24 +579,39 @@ def _write_hf_dir(output_dir, tensors, files, overwrite):
     if not os.path.isdir(output_dir) or not os.listdir(output_dir):
       os.replace(temporary, output_dir)  # onto an empty directory too (POSIX rename)
       return
-    for name in _HF_SHADOWING_FILES + tuple(_index_shards(output_dir)):
-      path = os.path.join(output_dir, name)
-      if os.path.isfile(path):
-        logging.info("--overwrite: removing %s (transformers would read it instead of the "
-                     "converted files).", path)
-        os.remove(path)
+    _remove_shadowing_files(output_dir)
     for name in os.listdir(temporary):
       os.replace(os.path.join(temporary, name), os.path.join(output_dir, name))
   finally:
     shutil.rmtree(temporary, ignore_errors=True)
 
 
+def _write_remote_hf_dir(output_dir, tensors, files):
+  contents = {name: text.encode("utf-8") for name, text in files.items()}
+  contents[SAFETENSORS] = safetensors.numpy.save(tensors, metadata={"format": "pt"})
+  file_io.makedirs(output_dir)
+  _remove_shadowing_files(output_dir)
+  names = sorted(contents)
+  with file_io.AtomicOutputs([file_io.join(output_dir, name) for name in names]) as outputs:
+    for f, name in zip(outputs, names):
+      f.write(contents[name])
+
+
+def _remove_shadowing_files(output_dir):
+  for name in _HF_SHADOWING_FILES + tuple(_index_shards(output_dir)):
+    path = file_io.join(output_dir, name)
+    if _isfile(path):
+      logging.info("--overwrite: removing %s (transformers would read it instead of the "
+                   "converted files).", path)
+      file_io.remove(path)
+
+
 def _index_shards(directory):
   """The shard files that the sharded-weight indexes in `directory` name."""
   shards = set()
   for index in (SAFETENSORS_INDEX, PYTORCH_BIN_INDEX):
-    path = os.path.join(directory, index)
-    if os.path.isfile(path):
+    path = file_io.join(directory, index)
+    if _isfile(path):
       try:
         shards.update((_read_json(path).get("weight_map") or {}).values())
       except UsageError:
@@ -679,10 +711,10 @@ def hf_to_checkpoint(input_hf_dir, output_checkpoint, overwrite=False):
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from bert_mlm import checkpoints  # pylint: disable=g-import-not-at-top
-  config_path = os.path.join(input_hf_dir, HF_CONFIG)
-  if not os.path.isdir(input_hf_dir):
+  config_path = file_io.join(input_hf_dir, HF_CONFIG)
+  if not file_io.isdir(input_hf_dir):
     raise UsageError("--input_hf_dir=%s is not a directory." % input_hf_dir)
-  if not os.path.isfile(config_path):
+  if not _isfile(config_path):
     raise UsageError("--input_hf_dir=%s is not a transformers model directory (no %s)."
                      % (input_hf_dir, HF_CONFIG))
   if tf.io.gfile.isdir(output_checkpoint):

@@ -642,3 +642,35 @@ def test_command_line(small, tmp_path):
   subprocess.run([sys.executable, script, "--input_hf_dir=%s" % small["hf_dir"],
                   "--output_checkpoint=" + prefix], check=True, capture_output=True)
   _assert_bitwise_equal(_model_tensors(prefix), _model_tensors(small["prefix"]))
+
+
+def test_transformers_directories_on_a_remote_filesystem(small, tmp_path):
+  """Both directions with every path on ram:// (reached, like gs://, only through tf.io.gfile):
+  the same bytes as the local conversion, and --overwrite removes a shadowing file there too."""
+  remote = "ram://hf_convert_%d" % os.getpid()
+  for name in ("model.ckpt-9.index", "model.ckpt-9.data-00000-of-00001", "bert_config.json",
+               "vocab.txt"):
+    tf.io.gfile.copy(os.path.join(os.path.dirname(small["prefix"]), name),
+                     remote + "/tf1/" + name, overwrite=True)
+  _to_hf(remote + "/tf1/model.ckpt-9", remote + "/tf1/bert_config.json",
+         remote + "/tf1/vocab.txt", remote + "/hf")
+  for name in os.listdir(small["hf_dir"]):
+    with open(small["hf_dir"] / name, "rb") as f, \
+        tf.io.gfile.GFile(remote + "/hf/" + name, "rb") as g:
+      assert f.read() == g.read(), name
+  assert sorted(tf.io.gfile.listdir(remote + "/hf")) == sorted(os.listdir(small["hf_dir"]))
+
+  _from_hf(remote + "/hf", remote + "/back/bert_model.ckpt")
+  _assert_bitwise_equal(_model_tensors(remote + "/back/bert_model.ckpt"),
+                        _model_tensors(small["prefix"]))
+  assert tf.io.gfile.exists(remote + "/back/bert_config.json")
+  assert tf.io.gfile.exists(remote + "/back/vocab.txt")
+
+  with tf.io.gfile.GFile(remote + "/hf/pytorch_model.bin", "wb") as f:
+    f.write(b"stale")
+  with pytest.raises(UsageError, match="exists and is not empty; pass --overwrite"):
+    _to_hf(small["prefix"], small["config_file"], small["vocab_file"], remote + "/hf")
+  _to_hf(small["prefix"], small["config_file"], small["vocab_file"], remote + "/hf",
+         overwrite=True)
+  assert sorted(tf.io.gfile.listdir(remote + "/hf")) == sorted(os.listdir(small["hf_dir"]))
+  assert not os.path.exists("ram:")  # no local directory named after the URL

@@ -276,11 +276,20 @@ def write_checkpoint_state(directory, prefixes):
            for p in prefixes]
   lines = ['model_checkpoint_path: "%s"' % names[-1]]
   lines += ['all_model_checkpoint_paths: "%s"' % name for name in names]
-  path = os.path.join(directory, "checkpoint")
+  write_text_atomically(os.path.join(directory, "checkpoint"), "\n".join(lines) + "\n")
+
+
+def write_text_atomically(path, text):
+  """Writes `path` (local or any tf.io.gfile filesystem) under a temporary name beside it, then
+  renames it into place: a reader sees the old file or the new one, never part of one.
+
+  Raises:
+    WriteError: "Cannot write <path>: <reason>"; the temporary is removed, `path` untouched.
+  """
   temporary = "%s.tmp-%d" % (path, os.getpid())
   try:
     with tf.io.gfile.GFile(temporary, "w") as f:
-      f.write("\n".join(lines) + "\n")
+      f.write(text)
   except (tf.errors.OpError, OSError) as e:
     _remove_quietly(temporary)
     raise WriteError("Cannot write %s: %s" % (path, _os_reason(e))) from None

@@ -13,6 +13,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from bert_mlm import checkpoints
 from bert_mlm import errors
 from bert_mlm import losses
 from bert_mlm import train_step
@@ -64,23 +65,13 @@ def write_eval_results(output_dir, result):
   """Writes `output_dir/eval_results.txt` (`key = value`, sorted) as the original does, and
   logs it; atomically."""
   path = os.path.join(output_dir, "eval_results.txt")
-  temporary = path + ".tmp-%d" % os.getpid()
   logging.info("***** Eval results *****")
   for key in sorted(result):
     logging.info("  %s = %s", key, str(result[key]))
   try:
-    with tf.io.gfile.GFile(temporary, "w") as writer:
-      for key in sorted(result):
-        writer.write("%s = %s\n" % (key, str(result[key])))
-  except (tf.errors.OpError, OSError) as e:
-    try:
-      if tf.io.gfile.exists(temporary):
-        tf.io.gfile.remove(temporary)
-    except (tf.errors.OpError, OSError):
-      pass  # the write's failure is what to report
-    raise errors.WriteError("Cannot write %s: %s (the results are in the log above; an "
-                            "existing %s is unchanged)." % (
-                                path, str(getattr(e, "message", e)).rsplit("; ", 1)[-1],
-                                os.path.basename(path))) from None
-  tf.io.gfile.rename(temporary, path, overwrite=True)
+    checkpoints.write_text_atomically(
+        path, "".join("%s = %s\n" % (key, str(result[key])) for key in sorted(result)))
+  except errors.WriteError as e:
+    raise errors.WriteError("%s (the results are in the log above; an existing %s is "
+                            "unchanged)." % (e, os.path.basename(path))) from None
   return path

@@ -488,8 +488,7 @@ def _context():
   """fork where it is safe, else forkserver, else spawn.
 
   fork starts a worker at once (a forkserver first starts an interpreter and imports the data
-  code: 0.2 s before the first file, on a run of seconds) and the worker shares the main
-  process's tokenizer. It is safe only in a process with one thread and without TensorFlow (a
+  code) and the worker shares the main process's tokenizer. It is safe only in a process with one thread and without TensorFlow (a
   gs:// path imports it, and its threads and locks would be copied mid-use into the child).
   """
   methods = multiprocessing.get_all_start_methods()

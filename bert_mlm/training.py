@@ -346,7 +346,6 @@ def run_pretraining(options, strategy):
   checkpoints.check_writable(options.output_dir)  # creates it; before any variable or step
   input_pipeline.check_records(options.input_files, options.max_seq_length,
                                options.max_predictions_per_seq, masking=options.dynamic_masking)
-  tf.io.gfile.makedirs(options.output_dir)
   if options.seed is not None:
     keras.utils.set_random_seed(options.seed)
   run = Pretraining(options, strategy)

@@ -20,7 +20,7 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import errors
-from bert_mlm import hf_convert
+from bert_mlm.interop import hf_convert
 
 flags.DEFINE_string("input_checkpoint", None,
                     "Original -> transformers: the TF1 checkpoint prefix (or a directory with a "

@@ -22,10 +22,10 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from bert_mlm import dry_run
+from bert_mlm.training import dry_run
 from bert_mlm import errors
-from bert_mlm import parallel_data
-from bert_mlm import pretraining_data
+from bert_mlm.data import parallel_data
+from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
 flags.DEFINE_string("input_file", None,
@@ -82,7 +82,7 @@ FLAGS = flags.FLAGS
 
 def main(_):
   logging.set_verbosity(logging.INFO)
-  options = pretraining_data.DataOptions(
+  options = create_pretraining_data.DataOptions(
       do_lower_case=FLAGS.do_lower_case,
       do_whole_word_mask=FLAGS.do_whole_word_mask,
       max_seq_length=FLAGS.max_seq_length,
@@ -106,7 +106,7 @@ def main(_):
       dry_run.check_data_creation(FLAGS.input_file, FLAGS.output_file, FLAGS.vocab_file, options,
                                   output_dir=FLAGS.output_dir)
     elif FLAGS.output_file is not None:
-      pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
+      create_pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
                                                FLAGS.vocab_file, options)
     else:
       parallel_data.create_per_file(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file,

@@ -25,7 +25,7 @@ from absl import logging
 
 import create_pretraining_data  # pylint: disable=unused-import  (defines the same flags)
 from bert_mlm import errors
-from bert_mlm import pretraining_data
+from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
 FLAGS = flags.FLAGS
@@ -40,9 +40,9 @@ flags.DEFINE_float("max_memory_mb", None,
 
 def _data_options():
   # Each DataOptions field is the flag of the same name (the original's names).
-  return pretraining_data.DataOptions(**{field.name: FLAGS[field.name].value
+  return create_pretraining_data.DataOptions(**{field.name: FLAGS[field.name].value
                                          for field in dataclasses.fields(
-                                             pretraining_data.DataOptions)})
+                                             create_pretraining_data.DataOptions)})
 
 
 def _parse_flags(argv):
@@ -59,7 +59,7 @@ def main(argv):
     if FLAGS.output_dir is None:
       raise UsageError("--output_dir is required.")
     try:
-      from bert_mlm import beam_pipeline  # pylint: disable=g-import-not-at-top
+      from bert_mlm.data import beam_pipeline  # pylint: disable=g-import-not-at-top
     except ImportError as e:
       raise UsageError("Apache Beam is not installed (%s): pip install -e '.[beam]'." % e) from None
     beam_pipeline.run(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file, _data_options(),

@@ -14,7 +14,7 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import errors
-from bert_mlm import vocab_learning
+from bert_mlm.data import vocab_learning
 
 _DEFAULTS = vocab_learning.VocabOptions()
 

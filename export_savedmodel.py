@@ -23,7 +23,7 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import errors
-from bert_mlm import export
+from bert_mlm.interop import savedmodel
 
 flags.DEFINE_string("input_checkpoint", None,
                     "Checkpoint prefix (or a directory with a `checkpoint` file) with the encoder "
@@ -34,7 +34,7 @@ flags.DEFINE_bool("do_lower_case", True,
                   "Lower-case and strip accents in the preprocessing: True for uncased models.")
 flags.DEFINE_string("output_dir", None,
                     "Writes <output_dir>/encoder and <output_dir>/preprocessing (replacing them).")
-flags.DEFINE_integer("seq_length", export.DEFAULT_SEQ_LENGTH,
+flags.DEFINE_integer("seq_length", savedmodel.DEFAULT_SEQ_LENGTH,
                      "bert_pack_inputs' default seq_length (any can be passed when calling it).")
 FLAGS = flags.FLAGS
 
@@ -42,7 +42,7 @@ FLAGS = flags.FLAGS
 def main(_):
   logging.set_verbosity(logging.INFO)
   with errors.one_line_errors("export_savedmodel.py"):
-    export.export_savedmodels(FLAGS.input_checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
+    savedmodel.export_savedmodels(FLAGS.input_checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
                               FLAGS.do_lower_case, FLAGS.output_dir, FLAGS.seq_length)
 
 

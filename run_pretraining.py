@@ -15,12 +15,12 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import config as config_lib
-from bert_mlm import distribute
-from bert_mlm import dry_run
-from bert_mlm import dynamic_masking
+from bert_mlm.training import distribute
+from bert_mlm.training import dry_run
+from bert_mlm.training import dynamic_masking
 from bert_mlm import errors
-from bert_mlm import file_io
-from bert_mlm import training
+from bert_mlm.storage import file_io
+from bert_mlm.training import loop
 
 flags.DEFINE_string("bert_config_file", None,
                     "The config json file corresponding to the pre-trained BERT model. "
@@ -130,7 +130,7 @@ def _masking(build=True):
 
 
 def _options(bert_config, input_files, masking=None):
-  return training.PretrainingOptions(
+  return loop.PretrainingOptions(
       bert_config=bert_config, input_files=input_files, output_dir=FLAGS.output_dir,
       init_checkpoint=FLAGS.init_checkpoint, max_seq_length=FLAGS.max_seq_length,
       max_predictions_per_seq=FLAGS.max_predictions_per_seq, do_train=FLAGS.do_train,
@@ -165,7 +165,7 @@ def main(_):
     strategy = distribute.get_strategy(FLAGS.distribution_strategy, FLAGS.use_tpu,
                                        FLAGS.tpu_name, FLAGS.tpu_zone, FLAGS.gcp_project,
                                        FLAGS.master, FLAGS.num_tpu_cores)
-    training.run_pretraining(_options(bert_config, input_files, _masking()), strategy)
+    loop.run_pretraining(_options(bert_config, input_files, _masking()), strategy)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import errors
-from bert_mlm import shard_text
+from bert_mlm.data import sharding
 
 flags.DEFINE_string("input_file", None,
                     "Input raw text (comma-separated paths or globs; several files are one "
@@ -33,7 +33,7 @@ FLAGS = flags.FLAGS
 def main(_):
   logging.set_verbosity(logging.INFO)
   with errors.one_line_errors("shard_text.py"):
-    shard_text.shard_text(FLAGS.input_file, FLAGS.output_dir, num_shards=FLAGS.num_shards,
+    sharding.shard_text(FLAGS.input_file, FLAGS.output_dir, num_shards=FLAGS.num_shards,
                           shard_megabytes=FLAGS.shard_megabytes, overwrite=FLAGS.overwrite)
 
 

@@ -15,8 +15,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from bert_mlm import checkpoints
-from bert_mlm import dry_run
+from bert_mlm.storage import checkpoints
+from bert_mlm.training import dry_run
 from bert_mlm import errors
 
 flags.DEFINE_string("input_checkpoint", None,

@@ -1,7 +1,7 @@
 """Input pipeline throughput: our make_dataset against the original's per-record decoding.
 
 Writes synthetic pretraining TFRecords (seq 128, 20 predictions), then reads batches through
-`bert_mlm.input_pipeline.make_dataset` (training: shuffled files, interleave, record shuffle;
+`bert_mlm.training.input_pipeline.make_dataset` (training: shuffled files, interleave, record shuffle;
 eval: in order) and through the same pipeline decoding record by record before batching, as the
 original's input_fn does (`parse_single_example` in a map, then batch). Prints examples/s and
 the ratio. With --dynamic_masking it also reads unmasked records (the same sequences) through
@@ -26,11 +26,11 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_mlm import data_faults  # pylint: disable=wrong-import-position
-from bert_mlm import dynamic_masking  # pylint: disable=wrong-import-position
-from bert_mlm import input_pipeline  # pylint: disable=wrong-import-position
+from bert_mlm.training import data_faults  # pylint: disable=wrong-import-position
+from bert_mlm.training import dynamic_masking  # pylint: disable=wrong-import-position
+from bert_mlm.training import input_pipeline  # pylint: disable=wrong-import-position
 from bert_mlm import schema  # pylint: disable=wrong-import-position
-from bert_mlm import tfrecord  # pylint: disable=wrong-import-position
+from bert_mlm.storage import tfrecord  # pylint: disable=wrong-import-position
 from bert_mlm import unmasked_examples  # pylint: disable=wrong-import-position
 
 _SEQ, _PREDICTIONS = 128, 20

@@ -36,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from bert_mlm import pretraining_data
+from bert_mlm import create_pretraining_data
 from tests.reference import original
 
 
@@ -235,14 +235,14 @@ def main():
   # Identical outputs: 1 worker = 2 workers = budget = our single-process command per shard.
   identical = _same_dirs(outputs["1 worker"], outputs["2 workers"]) and _same_dirs(
       outputs["1 worker"], outputs["budget"])
-  options = pretraining_data.DataOptions(
+  options = create_pretraining_data.DataOptions(
       max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
       dupe_factor=args.dupe_factor)
   single_dir = os.path.join(workdir, "single-per-shard")
   os.makedirs(single_dir, exist_ok=True)
   for shard in shards:
     name = os.path.basename(shard) + ".tfrecord"
-    pretraining_data.create_pretraining_data(shard, os.path.join(single_dir, name), vocab,
+    create_pretraining_data.create_pretraining_data(shard, os.path.join(single_dir, name), vocab,
                                              options)
   identical = identical and _same_dirs(outputs["1 worker"], single_dir)
   with open(os.path.join(logs, "budget.log"), encoding="utf-8") as f:

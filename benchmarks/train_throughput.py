@@ -26,7 +26,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_mlm import training  # pylint: disable=wrong-import-position
+from bert_mlm.training import loop  # pylint: disable=wrong-import-position
 from bert_mlm.config import BertConfig  # pylint: disable=wrong-import-position
 
 CONFIGS = {
@@ -81,11 +81,11 @@ def measure(name, batch, seq, predictions, use_xla, steps, warmup):
   config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
                       **CONFIGS[name])
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-  options = training.PretrainingOptions(
+  options = loop.PretrainingOptions(
       bert_config=config, input_files=[], output_dir="", max_seq_length=seq,
       max_predictions_per_seq=predictions, train_batch_size=batch, learning_rate=1e-4,
       num_train_steps=10 ** 6, num_warmup_steps=0, use_xla=use_xla)
-  run = training.Pretraining(options, strategy)
+  run = loop.Pretraining(options, strategy)
   data = synthetic_batches(batch, seq, predictions, config.vocab_size)
   dataset = tf.data.Dataset.from_tensor_slices(
       {k: np.stack([b[k] for b in data]) for k in data[0]}).repeat()

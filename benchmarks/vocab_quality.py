@@ -26,7 +26,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _REPO)
 
 from bert_mlm import tokenization  # pylint: disable=wrong-import-position
-from bert_mlm import vocab_learning  # pylint: disable=wrong-import-position
+from bert_mlm.data import vocab_learning  # pylint: disable=wrong-import-position
 from tests.reference import original  # pylint: disable=wrong-import-position
 
 

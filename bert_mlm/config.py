@@ -5,7 +5,7 @@ import json
 
 from absl import logging
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm.errors import UsageError
 
 # The original's four, then "gelu_exact": the exact erf GELU, which the original does not have

@@ -21,7 +21,7 @@ import math
 import keras
 import tensorflow as tf
 
-from bert_mlm import fused
+from bert_mlm import kernels
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
 
@@ -42,9 +42,9 @@ def get_activation(name):
   if act in ("", "linear"):
     return None
   if act == "gelu":
-    return fused.gelu  # the tanh approximation, not the exact erf form
+    return kernels.gelu  # the tanh approximation, not the exact erf form
   if act == "gelu_exact":
-    return fused.gelu_exact
+    return kernels.gelu_exact
   if act == "relu":
     return tf.nn.relu
   if act == "tanh":
@@ -61,7 +61,7 @@ class LayerNorm(keras.layers.Layer):
   """Layer normalization over the last axis: variables `beta`, `gamma`; epsilon 1e-12.
 
   The same arithmetic as the original's contrib `layer_norm` (moments, then
-  batch_normalization), as one fused kernel (`fused.layer_norm`), so results agree to
+  batch_normalization), as one fused kernel (`kernels.layer_norm`), so results agree to
   round-off. Always computed in float32, also under a mixed precision policy (Keras casts its
   inputs).
   """
@@ -78,7 +78,7 @@ class LayerNorm(keras.layers.Layer):
     self.built = True
 
   def call(self, x):
-    return fused.layer_norm(x, self.gamma, self.beta, _LAYER_NORM_EPSILON)
+    return kernels.layer_norm(x, self.gamma, self.beta, _LAYER_NORM_EPSILON)
 
 
 class Dropout(keras.layers.Layer):

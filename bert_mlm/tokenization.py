@@ -22,7 +22,7 @@ import collections
 import re
 import unicodedata
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm.errors import UsageError
 
 UNK_TOKEN = "[UNK]"

@@ -16,7 +16,7 @@ Imports no TensorFlow (the data side never does for local files).
 import dataclasses
 
 from bert_mlm import schema
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 from bert_mlm import tokenization
 
 

@@ -10,7 +10,7 @@ import random
 import numpy as np
 
 from bert_mlm import schema
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_DATA = os.path.join(REPO, "tests", "data")

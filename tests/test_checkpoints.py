@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from bert_mlm.errors import UsageError
-from bert_mlm import checkpoints
+from bert_mlm.storage import checkpoints
 from bert_mlm.config import BertConfig
-from bert_mlm.pretraining_model import BertPretrainingModel
+from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests.helpers import REPO
 
 _SMALL = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,

@@ -12,14 +12,14 @@ import pytest
 import tensorflow as tf
 
 from bert_mlm import config as config_lib
-from bert_mlm import distribute
-from bert_mlm import dynamic_masking
-from bert_mlm import input_pipeline
-from bert_mlm import pretraining_data
+from bert_mlm.training import distribute
+from bert_mlm.training import dynamic_masking
+from bert_mlm.training import input_pipeline
+from bert_mlm import create_pretraining_data
 from bert_mlm import schema
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 from bert_mlm import tokenization
-from bert_mlm import training
+from bert_mlm.training import loop
 from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError
 from tests.helpers import REPO
@@ -234,9 +234,9 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
   # A fresh process: no TensorFlow is imported on this path either.
   script = ("import sys\n"
             "from bert_mlm import pretraining_data\n"
-            "options = pretraining_data.DataOptions(max_seq_length=64, dupe_factor=1, "
+            "options = create_pretraining_data.DataOptions(max_seq_length=64, dupe_factor=1, "
             "dynamic_masking=True)\n"
-            "print(pretraining_data.create_pretraining_data(%r, %r, %r, options))\n"
+            "print(create_pretraining_data.create_pretraining_data(%r, %r, %r, options))\n"
             "assert 'tensorflow' not in sys.modules\n" % (sample_corpus, output, sample_vocab))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=REPO))
@@ -261,9 +261,9 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
   dataset = input_pipeline.make_dataset([output], 64, 10, 8, is_training=True, seed=1,
                                         masking=masking)
   masked_file = str(tmp_path / "masked.tfrecord")
-  pretraining_data.create_pretraining_data(
+  create_pretraining_data.create_pretraining_data(
       sample_corpus, masked_file, sample_vocab,
-      pretraining_data.DataOptions(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1))
+      create_pretraining_data.DataOptions(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1))
   static = input_pipeline.make_dataset([masked_file], 64, 10, 8, is_training=True, seed=1)
   assert dataset.element_spec == static.element_spec
   # A layout that doesn't match the flag is an error naming the file and the way out.
@@ -275,11 +275,11 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
 
 def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sample_vocab):
   records = str(tmp_path / "unmasked.tfrecord")
-  pretraining_data.create_pretraining_data(
+  create_pretraining_data.create_pretraining_data(
       sample_corpus, records, sample_vocab,
-      pretraining_data.DataOptions(max_seq_length=64, dupe_factor=1, dynamic_masking=True))
+      create_pretraining_data.DataOptions(max_seq_length=64, dupe_factor=1, dynamic_masking=True))
   masking = dynamic_masking.DynamicMasking.from_vocab_file(sample_vocab, 0.15, True)
-  options = training.PretrainingOptions(
+  options = loop.PretrainingOptions(
       bert_config=config_lib.BertConfig.from_json_file(
           os.path.join(REPO, "configs", "sample_tiny.json")),
       input_files=[records], output_dir=str(tmp_path / "out"), max_seq_length=64,
@@ -287,12 +287,12 @@ def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sampl
       learning_rate=1e-3, num_train_steps=100, num_warmup_steps=10, save_checkpoints_steps=100,
       iterations_per_loop=50, max_eval_steps=8, seed=1, dynamic_masking=masking, do_eval=True)
   strategy = distribute.get_strategy("one_device")
-  history, first = training.run_pretraining(options, strategy)
+  history, first = loop.run_pretraining(options, strategy)
   losses = history["total_loss"]
   assert losses[-10:].mean() < losses[:10].mean() - 0.8, (losses[:10].mean(), losses[-10:].mean())
   # Evaluating the checkpoint again, in a new pipeline: the same masks, the same numbers.
   options.do_train = False
-  _, second = training.run_pretraining(options, strategy)
+  _, second = loop.run_pretraining(options, strategy)
   assert first == second
   assert first["global_step"] == 100
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm import checkpoints
-from bert_mlm import export
+from bert_mlm.storage import checkpoints
+from bert_mlm.interop import savedmodel
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
-from bert_mlm.pretraining_model import BertPretrainingModel
+from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
 from tests.helpers import REPO
 
@@ -193,6 +193,6 @@ def test_raw_strings_equal_full_tokenizer_and_our_model(exported, fresh_process_
 def test_vocab_of_another_size_is_an_error(tmp_path, exported, minilm_vocab):
   _, _, directory = exported
   with pytest.raises(UsageError, match="has 30522 tokens but the config's vocab_size is 1042"):
-    export.export_savedmodels(str(directory / "model.ckpt"), str(directory / "bert_config.json"),
+    savedmodel.export_savedmodels(str(directory / "model.ckpt"), str(directory / "bert_config.json"),
                               minilm_vocab, True, str(tmp_path / "out"))
   assert not os.path.exists(str(tmp_path / "out"))

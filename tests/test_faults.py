@@ -24,14 +24,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm import checkpoints
+from bert_mlm.storage import checkpoints
 from bert_mlm import errors
-from bert_mlm import evaluation
-from bert_mlm import file_io
-from bert_mlm import input_pipeline
-from bert_mlm import pretraining_data
-from bert_mlm import tfrecord
-from bert_mlm import training
+from bert_mlm.training import evaluation
+from bert_mlm.storage import file_io
+from bert_mlm.training import input_pipeline
+from bert_mlm import create_pretraining_data
+from bert_mlm.storage import tfrecord
+from bert_mlm.training import loop
 from bert_mlm.config import BertConfig
 from tests import helpers
 from tests.reference import original
@@ -60,7 +60,7 @@ def _options(files, output_dir, **kwargs):
                 save_checkpoints_steps=_PER_LOOP, iterations_per_loop=_PER_LOOP,
                 max_eval_steps=10, train_shuffle=False, seed=3)
   values.update(kwargs)
-  return training.PretrainingOptions(**values)
+  return loop.PretrainingOptions(**values)
 
 
 def _flags(files, output_dir, config_file):
@@ -74,7 +74,7 @@ def _flags(files, output_dir, config_file):
 
 
 def _train(files, output_dir, **kwargs):
-  return training.run_pretraining(_options(files, output_dir, **kwargs),
+  return loop.run_pretraining(_options(files, output_dir, **kwargs),
                                   tf.distribute.OneDeviceStrategy("/cpu:0"))
 
 
@@ -595,8 +595,8 @@ def test_impossible_shapes_are_errors_before_any_variable(data, tmp_path, capsys
 
 
 def _create(input_file, output_file, vocab_file, **flags):
-  return pretraining_data.create_pretraining_data(
-      input_file, output_file, vocab_file, pretraining_data.DataOptions(**flags))
+  return create_pretraining_data.create_pretraining_data(
+      input_file, output_file, vocab_file, create_pretraining_data.DataOptions(**flags))
 
 
 def test_data_creation_full_disk_leaves_no_partial_output(tmp_path, sample_corpus, sample_vocab):

@@ -5,7 +5,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 
 
 @pytest.fixture

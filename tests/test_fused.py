@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm import fused
+from bert_mlm import kernels
 
 
 def _unfused_gelu(x):
@@ -43,7 +43,7 @@ def _assert_close(ours, expected, rtol):
 @pytest.mark.parametrize("shape", [(7,), (3, 5, 64), (2, 16, 128)])
 def test_gelu_matches_the_unfused_formula(shape):
   x = (np.random.RandomState(1).randn(*shape) * 3).astype(np.float32)
-  ours = _value_and_grads(fused.gelu, [x])
+  ours = _value_and_grads(kernels.gelu, [x])
   _assert_close(ours, _value_and_grads(_unfused_gelu, [x]), 1e-5)
   # And the exact derivative, in float64.
   x64 = x.astype(np.float64)
@@ -57,7 +57,7 @@ def test_gelu_matches_the_unfused_formula(shape):
 @pytest.mark.parametrize("shape", [(7,), (3, 5, 64)])
 def test_gelu_exact_matches_the_erf_formula(shape):
   x = (np.random.RandomState(4).randn(*shape) * 3).astype(np.float32)
-  ours = _value_and_grads(fused.gelu_exact, [x])
+  ours = _value_and_grads(kernels.gelu_exact, [x])
   _assert_close(ours, _value_and_grads(lambda t: tf.nn.gelu(t, approximate=False), [x]), 1e-5)
   # And the exact derivative, Phi(x) + x phi(x), in float64.
   x64 = x.astype(np.float64)
@@ -66,14 +66,14 @@ def test_gelu_exact_matches_the_erf_formula(shape):
   upstream = np.random.RandomState(0).randn(*shape)
   _assert_close([ours[0], ours[1]], [x64 * cdf, derivative * upstream], 1e-5)
   # Not the original's tanh form: they differ by up to ~5e-4.
-  assert 1e-4 < np.max(np.abs(ours[0] - fused.gelu(tf.constant(x)).numpy())) < 6e-4
+  assert 1e-4 < np.max(np.abs(ours[0] - kernels.gelu(tf.constant(x)).numpy())) < 6e-4
 
 
 def test_gelu_keeps_a_bfloat16_input_in_bfloat16():
   x = tf.constant([-2.0, 0.5, 3.0], tf.bfloat16)
   with tf.GradientTape() as tape:
     tape.watch(x)
-    y = fused.gelu(x)
+    y = kernels.gelu(x)
   assert y.dtype == tf.bfloat16 and tape.gradient(y, x).dtype == tf.bfloat16
   np.testing.assert_allclose(y.numpy().astype(np.float32),
                              _unfused_gelu(tf.cast(x, tf.float32)).numpy(), rtol=1e-2, atol=4e-3)
@@ -85,7 +85,7 @@ def test_layer_norm_matches_moments_and_batch_normalization(shape):
   x = (rng.randn(*shape) * 4 + 3).astype(np.float32)
   gamma = rng.randn(shape[-1]).astype(np.float32)
   beta = rng.randn(shape[-1]).astype(np.float32)
-  ours = _value_and_grads(lambda *a: fused.layer_norm(*a, 1e-12), [x, gamma, beta])
+  ours = _value_and_grads(lambda *a: kernels.layer_norm(*a, 1e-12), [x, gamma, beta])
   expected = _value_and_grads(lambda *a: _unfused_layer_norm(*a, 1e-12), [x, gamma, beta])
   _assert_close(ours, expected, 2e-6)
 
@@ -93,7 +93,7 @@ def test_layer_norm_matches_moments_and_batch_normalization(shape):
 def test_layer_norm_of_a_constant_row_stays_finite():
   # Zero variance: the 1e-12 epsilon alone keeps rsqrt finite, as in the original.
   x = np.full((2, 8), 5.0, np.float32)
-  ours = _value_and_grads(lambda *a: fused.layer_norm(*a, 1e-12),
+  ours = _value_and_grads(lambda *a: kernels.layer_norm(*a, 1e-12),
                           [x, np.ones(8, np.float32), np.zeros(8, np.float32)])
   assert all(np.all(np.isfinite(v)) for v in ours)
   np.testing.assert_array_equal(ours[0], 0.0)
@@ -104,7 +104,7 @@ def test_softmax_cross_entropy_matches_log_softmax_and_one_hot(num_classes):
   rng = np.random.RandomState(3)
   logits = (rng.randn(12, num_classes) * 5).astype(np.float32)
   labels = rng.randint(0, num_classes, 12).astype(np.int32)
-  ours = _value_and_grads(lambda l: fused.softmax_cross_entropy(l, labels), [logits])
+  ours = _value_and_grads(lambda l: kernels.softmax_cross_entropy(l, labels), [logits])
   expected = _value_and_grads(lambda l: _unfused_cross_entropy(l, labels), [logits])
   _assert_close(ours, expected, 2e-6)
 
@@ -113,6 +113,6 @@ def test_softmax_cross_entropy_of_extreme_logits():
   # A large spread: the max shift keeps exp finite; the loss is the gap to the label's logit.
   logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]], np.float32)
   labels = np.array([2, 1], np.int32)
-  loss, grad = _value_and_grads(lambda l: fused.softmax_cross_entropy(l, labels), [logits])
+  loss, grad = _value_and_grads(lambda l: kernels.softmax_cross_entropy(l, labels), [logits])
   np.testing.assert_allclose(loss, [2000.0, math.log(3.0)], rtol=1e-6)
   assert np.all(np.isfinite(grad))

@@ -14,12 +14,12 @@ import tensorflow as tf
 import torch
 import transformers
 
-from bert_mlm import checkpoints
-from bert_mlm import hf_convert
+from bert_mlm.storage import checkpoints
+from bert_mlm.interop import hf_convert
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
-from bert_mlm.pretraining_model import BertPretrainingModel
+from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
 from tests.helpers import REPO, SAMPLE_DATA, TEST_DATA
 from tests.helpers import make_features
@@ -422,7 +422,7 @@ def test_pytorch_bin_needs_torch_and_reads_the_same(tmp_path, monkeypatch):
 def test_pretraining_continues_from_a_transformers_model(tmp_path):
   """run_pretraining --init_checkpoint on a converted BertForMaskedLM (exact "gelu", no pooler,
   no next sentence head): its first step's masked LM loss is transformers' on that batch."""
-  from bert_mlm import training  # pylint: disable=g-import-not-at-top
+  from bert_mlm.training import loop  # pylint: disable=g-import-not-at-top
   theirs = _transformers_model(transformers.BertForMaskedLM, seed=3, hidden_dropout_prob=0.0,
                                attention_probs_dropout_prob=0.0)
   _save_transformers(theirs, tmp_path / "hf")
@@ -430,14 +430,14 @@ def test_pretraining_continues_from_a_transformers_model(tmp_path):
   _from_hf(tmp_path / "hf", prefix)
   batches = [make_features(_SMALL, batch_size=4, seq_length=24, max_predictions=4, seed=s)
              for s in range(2)]
-  options = training.PretrainingOptions(
+  options = loop.PretrainingOptions(
       bert_config=BertConfig.from_json_file(str(tmp_path / "tf1" / "bert_config.json")),
       input_files=[helpers.write_records(str(tmp_path / "train.tfrecord"), batches)],
       output_dir=str(tmp_path / "out"), init_checkpoint=prefix, max_seq_length=24,
       max_predictions_per_seq=4, do_train=True, train_batch_size=4, learning_rate=1e-3,
       num_train_steps=2, num_warmup_steps=0, save_checkpoints_steps=2, iterations_per_loop=1,
       train_shuffle=False)
-  history, _ = training.run_pretraining(options, tf.distribute.OneDeviceStrategy("/cpu:0"))
+  history, _ = loop.run_pretraining(options, tf.distribute.OneDeviceStrategy("/cpu:0"))
 
   first = batches[0]
   labels = np.full(first["input_ids"].shape, -100, np.int64)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm import checkpoints
+from bert_mlm.storage import checkpoints
 from bert_mlm.config import BertConfig
-from bert_mlm.pretraining_model import BertPretrainingModel
+from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests.helpers import TINY_CONFIG as _TINY
 from tests.helpers import make_features
 from tests.reference import original_model

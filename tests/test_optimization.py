@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm import checkpoints
+from bert_mlm.storage import checkpoints
 from bert_mlm import optimization
 from bert_mlm.config import BertConfig
-from bert_mlm.pretraining_model import BertPretrainingModel
+from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
 from tests.reference import original_model
 from tests.helpers import make_features

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from bert_mlm import file_io
-from bert_mlm import parallel_data
-from bert_mlm import pretraining_data
-from bert_mlm import tfrecord
+from bert_mlm.storage import file_io
+from bert_mlm.data import parallel_data
+from bert_mlm import create_pretraining_data
+from bert_mlm.storage import tfrecord
 from bert_mlm.errors import UsageError
 from tests.conftest import REPO
 from tests.reference import original
@@ -67,8 +67,8 @@ def _single_process(inputs, directory, vocab, **flags):
   outputs = {}
   for path in inputs:
     outputs[path] = os.path.join(directory, os.path.basename(path) + ".single")
-    pretraining_data.create_pretraining_data(path, outputs[path], vocab,
-                                             pretraining_data.DataOptions(**flags))
+    create_pretraining_data.create_pretraining_data(path, outputs[path], vocab,
+                                             create_pretraining_data.DataOptions(**flags))
   return outputs
 
 
@@ -85,7 +85,7 @@ def single_outputs(parts, minilm_vocab, tmp_path_factory):
   made = {}
 
   def get(**flags):
-    key = repr(pretraining_data.DataOptions(**flags))
+    key = repr(create_pretraining_data.DataOptions(**flags))
     if key not in made:
       made[key] = _single_process(parts, str(tmp_path_factory.mktemp("single")), minilm_vocab,
                                   **flags)
@@ -100,7 +100,7 @@ def test_each_output_equals_single_process_on_that_file(parts, minilm_vocab, sin
                                                          tmp_path, workers, whole_word):
   flags = dict(_FLAGS, do_whole_word_mask=whole_word)
   summary = parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                          pretraining_data.DataOptions(**flags),
+                                          create_pretraining_data.DataOptions(**flags),
                                           num_workers=workers)
   assert summary.written == 3 and not summary.failed
   expected = single_outputs(**flags)
@@ -115,7 +115,7 @@ def test_each_output_equals_single_process_on_that_file(parts, minilm_vocab, sin
 def test_per_file_output_equals_the_original_on_that_file(parts, minilm_vocab, tmp_path):
   smallest = parts[0]
   parallel_data.create_per_file(smallest, str(tmp_path / "out"), minilm_vocab,
-                                pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+                                create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   theirs = str(tmp_path / "theirs.tfrecord")
   original.run_original_create_pretraining_data(smallest, theirs, minilm_vocab, **_FLAGS)
   ours = original.read_examples(str(tmp_path / "out" / "part-0.txt.tfrecord"))
@@ -140,7 +140,7 @@ def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, s
       capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-3000:]
   imports = [l for l in result.stderr.splitlines() if l.startswith("import time:")]
-  assert any("bert_mlm.pretraining_data" in l for l in imports)
+  assert any("bert_mlm.create_pretraining_data" in l for l in imports)
   assert len([l for l in imports if re.search(r"\|\s+bert_mlm\.tokenization$", l)]) == 1
   assert not [l for l in imports if "tensorflow" in l]
   # One progress line per file, with instances, MB/s and an ETA; then the summary.
@@ -171,7 +171,7 @@ def test_command_line_flag_errors(parts, minilm_vocab, tmp_path):
 
 def test_rerun_skips_complete_outputs_and_overwrite_redoes_them(parts, minilm_vocab, tmp_path):
   out = str(tmp_path / "out")
-  options = pretraining_data.DataOptions(**_FLAGS)
+  options = create_pretraining_data.DataOptions(**_FLAGS)
   first = parallel_data.create_per_file(parts[0], out, minilm_vocab, options, num_workers=1)
   assert first.written == 1
   done = os.path.join(out, "part-0.txt.tfrecord")
@@ -222,7 +222,7 @@ def test_sigkill_after_first_output_then_rerun_finishes_the_rest(english_corpus,
     assert "%s exists (complete)" % (out / name) in rerun.stderr
   parallel_data.create_per_file(
       str(tmp_path / "in" / "*.txt"), str(tmp_path / "uninterrupted"), minilm_vocab,
-      pretraining_data.DataOptions(dupe_factor=3, max_seq_length=64, max_predictions_per_seq=10),
+      create_pretraining_data.DataOptions(dupe_factor=3, max_seq_length=64, max_predictions_per_seq=10),
       num_workers=1)
   assert sorted(os.listdir(str(out))) == sorted(os.listdir(str(tmp_path / "uninterrupted")))
   for name in os.listdir(str(out)):
@@ -263,7 +263,7 @@ def test_in_process_failure_raises_after_the_other_files(parts, minilm_vocab, tm
   bad.write_bytes(b"ok\n\xff\n")
   with pytest.raises(parallel_data.FilesFailedError, match=r"bad.txt:2: not valid UTF-8"):
     parallel_data.create_per_file(parts[0] + "," + str(bad), str(tmp_path / "out"),
-                                  minilm_vocab, pretraining_data.DataOptions(**_FLAGS),
+                                  minilm_vocab, create_pretraining_data.DataOptions(**_FLAGS),
                                   num_workers=1)
   assert os.listdir(str(tmp_path / "out")) == ["part-0.txt.tfrecord"]
 
@@ -305,7 +305,7 @@ def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_pa
   with pytest.raises(parallel_data.FilesFailedError,
                      match=r"part-1.txt: its worker process was killed by SIGKILL"):
     parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                  pretraining_data.DataOptions(**_FLAGS), num_workers=2)
+                                  create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
   # Its temporary, if it had opened one, is removed at once.
   assert sorted(os.listdir(str(tmp_path / "out"))) == ["part-0.txt.tfrecord",
                                                       "part-2.txt.tfrecord"]
@@ -321,11 +321,11 @@ def test_same_file_name_in_two_directories(tmp_path, minilm_vocab):
   with pytest.raises(UsageError, match=r"x/shard.txt and .*y/shard.txt would both write"):
     parallel_data.create_per_file("%s/x/shard.txt,%s/y/shard.txt" % (tmp_path, tmp_path),
                                   str(tmp_path / "out"), minilm_vocab,
-                                  pretraining_data.DataOptions(), num_workers=1)
+                                  create_pretraining_data.DataOptions(), num_workers=1)
   with pytest.raises(UsageError, match="names .*shard.txt twice"):
     parallel_data.create_per_file("%s/x/shard.txt,%s/x/*.txt" % (tmp_path, tmp_path),
                                   str(tmp_path / "out"), minilm_vocab,
-                                  pretraining_data.DataOptions(), num_workers=1)
+                                  create_pretraining_data.DataOptions(), num_workers=1)
   assert not os.path.exists(str(tmp_path / "out")) or not os.listdir(str(tmp_path / "out"))
 
 
@@ -335,7 +335,7 @@ def test_file_too_big_for_the_budget_is_named_before_any_work(parts, minilm_voca
   budget = (estimate(os.path.getsize(middle)) + estimate(os.path.getsize(largest))) / 2
   with pytest.raises(UsageError) as info:
     parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                  pretraining_data.DataOptions(dupe_factor=10),
+                                  create_pretraining_data.DataOptions(dupe_factor=10),
                                   num_workers=1, max_memory_mb=budget)
   message = str(info.value)
   assert "--max_memory_mb=%.0f" % budget in message and largest in message
@@ -346,7 +346,7 @@ def test_file_too_big_for_the_budget_is_named_before_any_work(parts, minilm_voca
 def test_budget_below_a_workers_base(parts, minilm_vocab, tmp_path):
   with pytest.raises(UsageError, match=r"--max_memory_mb=60 is too small for this run"):
     parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                  pretraining_data.DataOptions(), num_workers=2,
+                                  create_pretraining_data.DataOptions(), num_workers=2,
                                   max_memory_mb=60)
 
 
@@ -412,7 +412,7 @@ def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
   # shards, outputs) is remote, so all of it goes through tf.io.gfile (in this process only:
   # ram:// is not shared with workers).
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from bert_mlm import shard_text  # pylint: disable=g-import-not-at-top
+  from bert_mlm.data import sharding  # pylint: disable=g-import-not-at-top
   root = "ram://test_remote_%d" % os.getpid()
   tf.io.gfile.makedirs(root + "/text")
   with open(parts[2], "rb") as f:
@@ -420,11 +420,11 @@ def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
   with tf.io.gfile.GFile(root + "/text/corpus.txt", "wb") as f:
     f.write(corpus)
   tf.io.gfile.copy(minilm_vocab, root + "/vocab.txt")
-  shards = shard_text.shard_text(root + "/text/corpus.txt", root + "/shards", num_shards=2)
+  shards = sharding.shard_text(root + "/text/corpus.txt", root + "/shards", num_shards=2)
   assert shards == [root + "/shards/corpus-0000%d-of-00002.txt" % i for i in range(2)]
   summary = parallel_data.create_per_file(root + "/shards/*.txt", root + "/records",
                                           root + "/vocab.txt",
-                                          pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+                                          create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   assert summary.written == 2
   local = tmp_path / "local"
   local.mkdir()
@@ -447,7 +447,7 @@ def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
   # A rerun finds them complete.
   again = parallel_data.create_per_file(root + "/shards/*.txt", root + "/records",
                                         root + "/vocab.txt",
-                                        pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+                                        create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   assert (again.written, again.skipped) == (0, 2)
 
 

@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from bert_mlm import pretraining_data
+from bert_mlm import create_pretraining_data
 from bert_mlm import tokenization
 from tests.helpers import REPO
 from tests.reference import original
 
 
 def _ours(input_file, output_file, vocab_file, **flags):
-  options = pretraining_data.DataOptions(**flags)
-  return pretraining_data.create_pretraining_data(input_file, output_file, vocab_file, options)
+  options = create_pretraining_data.DataOptions(**flags)
+  return create_pretraining_data.create_pretraining_data(input_file, output_file, vocab_file, options)
 
 
 def _assert_same_outputs(ours, theirs):
@@ -113,7 +113,7 @@ _WWM_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "un", "##beli
 
 def _masker(whole_word, max_predictions=20, masked_lm_prob=0.15):
   vocab = {t: i for i, t in enumerate(_WWM_VOCAB)}
-  return pretraining_data.MaskedLmMasker(vocab, masked_lm_prob, max_predictions, whole_word)
+  return create_pretraining_data.MaskedLmMasker(vocab, masked_lm_prob, max_predictions, whole_word)
 
 
 def _ids(*tokens):

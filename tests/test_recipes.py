@@ -12,7 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from bert_mlm import checkpoints
+from bert_mlm.storage import checkpoints
 from tests import helpers
 from tests.helpers import REPO
 

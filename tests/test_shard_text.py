@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from bert_mlm import pretraining_data
-from bert_mlm import shard_text
+from bert_mlm import create_pretraining_data
+from bert_mlm.data import sharding
 from bert_mlm import tokenization
 from bert_mlm.errors import UsageError
 from tests.conftest import REPO
@@ -23,12 +23,12 @@ def _read(paths):
 
 def _documents(paths, vocab):
   tokenizer = tokenization.FullTokenizer(vocab, True)
-  return pretraining_data.read_documents(paths, tokenizer)
+  return create_pretraining_data.read_documents(paths, tokenizer)
 
 
 def test_shards_are_the_input_cut_at_document_boundaries(english_corpus, sample_vocab,
                                                          tmp_path):
-  shards = shard_text.shard_text(english_corpus, str(tmp_path / "a"), num_shards=7)
+  shards = sharding.shard_text(english_corpus, str(tmp_path / "a"), num_shards=7)
   assert [os.path.basename(p) for p in shards] == [
       "english-%05d-of-00007.txt" % i for i in range(7)]
   data = _read([english_corpus])
@@ -42,7 +42,7 @@ def test_shards_are_the_input_cut_at_document_boundaries(english_corpus, sample_
   for path in shards:
     assert abs(os.path.getsize(path) - len(data) / 7) <= largest_document
   # Deterministic.
-  again = shard_text.shard_text(english_corpus, str(tmp_path / "b"), num_shards=7)
+  again = sharding.shard_text(english_corpus, str(tmp_path / "b"), num_shards=7)
   assert [_read([p]) for p in again] == [_read([p]) for p in shards]
 
 
@@ -53,7 +53,7 @@ def test_shard_megabytes_and_several_inputs_as_one_stream(tmp_path, sample_vocab
   first.write_bytes(b"\n\nThe cat sat.\r\nOn the mat.\n\n\n \t\nA dog ran.\nFar away")
   second.write_bytes(b"into the hills.\n\nBirds sang.\nLoudly.\n\nEnd.\n")
   inputs = "%s,%s" % (first, second)
-  shards = shard_text.shard_text(inputs, str(tmp_path / "out"), shard_megabytes=30e-6)
+  shards = sharding.shard_text(inputs, str(tmp_path / "out"), shard_megabytes=30e-6)
   assert len(shards) == 4 and shards[0].endswith("first-00000-of-00004.txt")
   assert _read(shards) == (b"The cat sat.\nOn the mat.\n\n\n \t\nA dog ran.\nFar away\n"
                            b"into the hills.\n\nBirds sang.\nLoudly.\n\nEnd.\n")
@@ -66,7 +66,7 @@ def test_shard_megabytes_and_several_inputs_as_one_stream(tmp_path, sample_vocab
 def test_fewer_documents_than_shards(tmp_path):
   corpus = tmp_path / "small.txt"
   corpus.write_text("One.\n\nTwo.\n\nThree.\n")
-  shards = shard_text.shard_text(str(corpus), str(tmp_path / "out"), num_shards=5)
+  shards = sharding.shard_text(str(corpus), str(tmp_path / "out"), num_shards=5)
   assert [os.path.basename(p) for p in shards] == ["small-%05d-of-00003.txt" % i
                                                    for i in range(3)]
   assert [_read([p]) for p in shards] == [b"One.\n\n", b"Two.\n\n", b"Three.\n"]
@@ -74,10 +74,10 @@ def test_fewer_documents_than_shards(tmp_path):
 
 def test_earlier_shards_need_overwrite_and_are_replaced(tmp_path, english_corpus):
   out = str(tmp_path / "out")
-  shard_text.shard_text(english_corpus, out, num_shards=4)
+  sharding.shard_text(english_corpus, out, num_shards=4)
   with pytest.raises(UsageError, match="already holds shards of english"):
-    shard_text.shard_text(english_corpus, out, num_shards=3)
-  shards = shard_text.shard_text(english_corpus, out, num_shards=3, overwrite=True)
+    sharding.shard_text(english_corpus, out, num_shards=3)
+  shards = sharding.shard_text(english_corpus, out, num_shards=3, overwrite=True)
   assert sorted(os.listdir(out)) == sorted(os.path.basename(p) for p in shards)
 
 
@@ -93,7 +93,7 @@ def test_bad_input(tmp_path, content, flags, message):
   bad = tmp_path / "bad.txt"
   bad.write_bytes(content)
   with pytest.raises(UsageError, match=message.replace("(", r"\(")):
-    shard_text.shard_text(str(bad), str(tmp_path / "out"), **flags)
+    sharding.shard_text(str(bad), str(tmp_path / "out"), **flags)
   out = tmp_path / "out"
   assert not out.exists() or not os.listdir(str(out))  # no shard, no temporary
 

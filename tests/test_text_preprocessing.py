@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_text as text
 
-from bert_mlm import text_preprocessing
+from bert_mlm.interop import text_preprocessing
 from bert_mlm import tokenization
 from tests import helpers
 

@@ -5,7 +5,7 @@ import struct
 import pytest
 import tensorflow as tf
 
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 
 
 def _tf_features(serialized):

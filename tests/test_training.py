@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_mlm import checkpoints
-from bert_mlm import input_pipeline
-from bert_mlm import training
+from bert_mlm.storage import checkpoints
+from bert_mlm.training import input_pipeline
+from bert_mlm.training import loop
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
-from bert_mlm.pretraining_model import BertPretrainingModel
+from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
 from tests.helpers import REPO
 from tests.helpers import history_table
@@ -40,7 +40,7 @@ def _options(tmp_path, records, **kwargs):
                 num_warmup_steps=2, save_checkpoints_steps=3, iterations_per_loop=2,
                 max_eval_steps=3, train_shuffle=False)
   values.update(kwargs)
-  return training.PretrainingOptions(**values)
+  return loop.PretrainingOptions(**values)
 
 
 def _one_device():
@@ -53,7 +53,7 @@ def test_training_matches_original_step_for_step(tmp_path):
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   theirs = original_model.run_original_training(_CONFIG, batches, init, 1e-2, 6, 2)
-  history, _ = training.run_pretraining(_options(tmp_path, records, init_checkpoint=init),
+  history, _ = loop.run_pretraining(_options(tmp_path, records, init_checkpoint=init),
                                         _one_device())
   history = history_table(history)
   # Clipping is active (global norm above 1.0) and tokens repeat within a batch, so the update
@@ -85,7 +85,7 @@ def test_eval_metrics_match_original(tmp_path):
   records = write_records(str(tmp_path / "eval.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
-  _, result = training.run_pretraining(
+  _, result = loop.run_pretraining(
       _options(tmp_path, records, do_train=False, do_eval=True, init_checkpoint=init),
       _one_device())
   # The original's own model_fn (EVAL) and metric_fn, over the same checkpoint and batches.
@@ -113,22 +113,22 @@ def test_eval_after_training_uses_the_weights_in_memory(tmp_path):
   weights beside the chief's model.ckpt-6 in one collective sum)."""
   records = write_records(str(tmp_path / "train.tfrecord"), _batches(6, seed=30))
   options = _options(tmp_path, records, do_eval=True, max_eval_steps=2)
-  _, trained = training.run_pretraining(options, _one_device())
+  _, trained = loop.run_pretraining(options, _one_device())
   out = str(tmp_path / "out")
   assert trained["global_step"] == 6
   options = _options(tmp_path, records, do_eval=True, max_eval_steps=2,
                      output_dir=str(tmp_path / "again"))
-  run = training.Pretraining(options, _one_device())
+  run = loop.Pretraining(options, _one_device())
   checkpoints.CheckpointManager(out, run.variables, run.optimizer.slots, run.global_step).restore(
       os.path.join(out, "model.ckpt-6"))
   # What a non-chief worker would find mid-save: the state file still naming model.ckpt-3.
   os.makedirs(options.output_dir)
   checkpoints.write_checkpoint_state(options.output_dir, [os.path.join(out, "model.ckpt-3")])
-  in_memory = training.evaluate(run, options, trained=True)
+  in_memory = loop.evaluate(run, options, trained=True)
   assert in_memory.keys() == trained.keys() and in_memory["global_step"] == 6
   for name, value in trained.items():
     np.testing.assert_allclose(in_memory[name], value, rtol=1e-6, err_msg=name)
-  from_directory = training.evaluate(run, options)  # eval only: the latest checkpoint
+  from_directory = loop.evaluate(run, options)  # eval only: the latest checkpoint
   assert from_directory["global_step"] == 3
   assert from_directory["masked_lm_loss"] != trained["masked_lm_loss"]
 
@@ -153,7 +153,7 @@ def test_same_seed_same_checkpoints(tmp_path):
   for run in ("a", "b"):
     options = _options(tmp_path, records, bert_config=BertConfig.from_dict(config), seed=7,
                        train_shuffle=True, output_dir=str(tmp_path / run), num_train_steps=4)
-    training.run_pretraining(options, _one_device())
+    loop.run_pretraining(options, _one_device())
     reader = tf.train.load_checkpoint(str(tmp_path / run / "model.ckpt-4"))
     finals.append({n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()})
   assert finals[0].keys() == finals[1].keys()
@@ -217,7 +217,7 @@ def test_bad_flags_fail_before_any_step(tmp_path):
   ]
   for change, message in cases:
     with pytest.raises(ValueError, match=message):
-      training.run_pretraining(_options(tmp_path, records, **change), _one_device())
+      loop.run_pretraining(_options(tmp_path, records, **change), _one_device())
   with pytest.raises(ValueError, match="--train_batch_size=4 is not divisible by the 3 replicas"):
     _options(tmp_path, records).validate(num_replicas=3)
   assert not (tmp_path / "out").exists() or not os.listdir(str(tmp_path / "out"))
@@ -231,7 +231,7 @@ def test_init_checkpoint_of_another_shape(tmp_path):
       other, make_features(other, batch_size=1, seq_length=8, max_predictions=2),
       save_checkpoint=init)
   with pytest.raises(ValueError, match="has shape .* but the model's has shape"):
-    training.run_pretraining(_options(tmp_path, records, init_checkpoint=init), _one_device())
+    loop.run_pretraining(_options(tmp_path, records, init_checkpoint=init), _one_device())
   assert not list((tmp_path / "out").glob("model.ckpt-*"))
 
 
@@ -241,7 +241,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
                      iterations_per_loop=1, save_checkpoints_steps=100, num_train_steps=50)
   with pytest.raises(UsageError, match=r"The loss became (nan|inf) at step \d+; training "
                                                r"stopped. The last good checkpoint is .*model.ckpt-0"):
-    training.run_pretraining(options, _one_device())
+    loop.run_pretraining(options, _one_device())
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-0"))
   assert np.all(np.isfinite(reader.get_tensor("bert/embeddings/word_embeddings")))
   assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith("model.ckpt-0")
@@ -258,7 +258,7 @@ def test_command_line_errors_are_one_line(tmp_path):
 
 
 def test_strategy_from_flags():
-  from bert_mlm import distribute  # pylint: disable=g-import-not-at-top
+  from bert_mlm.training import distribute  # pylint: disable=g-import-not-at-top
   strategy = distribute.get_strategy()
   assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
   assert strategy.num_replicas_in_sync == 1
@@ -281,7 +281,7 @@ def test_xla_gives_the_same_losses(tmp_path):
   for use_xla in (False, True):
     options = _options(tmp_path, records, init_checkpoint=init, use_xla=use_xla, num_train_steps=4,
                        output_dir=str(tmp_path / ("xla" if use_xla else "plain")))
-    histories.append(history_table(training.run_pretraining(options, _one_device())[0]))
+    histories.append(history_table(loop.run_pretraining(options, _one_device())[0]))
   np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)
 
 
@@ -289,13 +289,13 @@ def test_lamb_trains(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"), _batches(1, seed=60))
   options = _options(tmp_path, records, optimizer="lamb", learning_rate=1e-2, num_train_steps=30,
                      num_warmup_steps=0, iterations_per_loop=10, save_checkpoints_steps=30)
-  history, _ = training.run_pretraining(options, _one_device())
+  history, _ = loop.run_pretraining(options, _one_device())
   history = history_table(history)
   assert history[-1][0] < 0.5 * history[0][0]  # it fits the single repeated batch
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-30"))
   assert "bert/pooler/dense/kernel/adam_m" in reader.get_variable_to_shape_map()
   with pytest.raises(ValueError, match="--optimizer=sgd is not one of adamw, lamb"):
-    training.run_pretraining(_options(tmp_path, records, optimizer="sgd"), _one_device())
+    loop.run_pretraining(_options(tmp_path, records, optimizer="sgd"), _one_device())
 
 
 def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
@@ -308,7 +308,7 @@ def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
     options = _options(tmp_path, records, init_checkpoint=init, train_batch_size=batch_size,
                        gradient_accumulation_steps=accumulation, num_train_steps=2,
                        save_checkpoints_steps=2, output_dir=str(tmp_path / name))
-    history, _ = training.run_pretraining(options, _one_device())
+    history, _ = loop.run_pretraining(options, _one_device())
     runs[name] = (history_table(history),
                   helpers.read_checkpoint(str(tmp_path / name / "model.ckpt-2")))
   np.testing.assert_allclose(runs["accumulated"][0], runs["big"][0], rtol=1e-5, atol=1e-7)
@@ -316,7 +316,7 @@ def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
   assert accumulated["global_step"] == big["global_step"] == 2
   helpers.assert_states_close(accumulated, big)
   with pytest.raises(ValueError, match="--gradient_accumulation_steps=0 must be positive"):
-    training.run_pretraining(_options(tmp_path, records, gradient_accumulation_steps=0),
+    loop.run_pretraining(_options(tmp_path, records, gradient_accumulation_steps=0),
                              _one_device())
 
 
@@ -361,7 +361,7 @@ def test_multi_worker_two_local_processes(tmp_path):
 
   options = _options(tmp_path, records, init_checkpoint=init, output_dir=str(tmp_path / "one"),
                      do_eval=True, max_eval_steps=2, iterations_per_loop=3)
-  history, one_result = training.run_pretraining(options, _one_device())
+  history, one_result = loop.run_pretraining(options, _one_device())
   scalars = helpers.read_scalars(str(out))
   multi_history = {name: [value for _, value in scalars[name]] for name in helpers.STEP_COLUMNS}
   assert [step for step, _ in scalars["total_loss"]] == list(range(1, 7))
@@ -386,7 +386,7 @@ def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
     options = _options(tmp_path, records, init_checkpoint=init, mixed_precision=precision,
                        num_train_steps=4, learning_rate=1e-3,
                        output_dir=str(tmp_path / (precision or "fp32")))
-    histories[precision] = history_table(training.run_pretraining(options, _one_device())[0])
+    histories[precision] = history_table(loop.run_pretraining(options, _one_device())[0])
   np.testing.assert_allclose(histories[mixed_precision][:, :3], histories[""][:, :3],
                              rtol=tolerance)
   # Variables, slots and checkpoints stay float32.
@@ -401,7 +401,7 @@ def test_fp16_overflow_skips_the_step(tmp_path):
   options = _options(tmp_path, records, mixed_precision="fp16", num_train_steps=3,
                      num_warmup_steps=0, iterations_per_loop=1, save_checkpoints_steps=100)
   options.validate(1)
-  run = training.Pretraining(options, _one_device())
+  run = loop.Pretraining(options, _one_device())
   run.loss_scale.scale.assign(2.0 ** 60)  # every gradient overflows in fp16
   before = run.variables["bert/pooler/dense/kernel"].numpy()
   dataset = input_pipeline.make_dataset([records], _SEQ, _PRED, _BATCH, is_training=True,

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from bert_mlm import pretraining_data
+from bert_mlm import create_pretraining_data
 from bert_mlm import tokenization
-from bert_mlm import vocab_learning
+from bert_mlm.data import vocab_learning
 from bert_mlm.errors import UsageError
 from tests.helpers import REPO
 
@@ -97,8 +97,8 @@ def test_held_out_unknown_rate_against_the_released_vocab(tmp_path, english_corp
   assert ours[1] < released[1] * 1.15
   # And it is accepted by create_pretraining_data.py as it is.
   output = str(tmp_path / "out.tfrecord")
-  count = pretraining_data.create_pretraining_data(
-      str(train_file), output, vocab_file, pretraining_data.DataOptions(dupe_factor=1))
+  count = create_pretraining_data.create_pretraining_data(
+      str(train_file), output, vocab_file, create_pretraining_data.DataOptions(dupe_factor=1))
   assert count > 100
 
 

@@ -17,7 +17,7 @@ tf.config.set_logical_device_configuration(
 sys.path.insert(0, sys.argv[1])
 
 from bert_mlm import modeling  # pylint: disable=wrong-import-position
-from bert_mlm import training  # pylint: disable=wrong-import-position
+from bert_mlm.training import loop  # pylint: disable=wrong-import-position
 from bert_mlm.config import BertConfig  # pylint: disable=wrong-import-position
 from tests import helpers  # pylint: disable=wrong-import-position
 
@@ -27,14 +27,14 @@ def main(config_json, records, output_dir, init_checkpoint):
   strategies = (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
                 ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])))
   for name, strategy in strategies:
-    options = training.PretrainingOptions(
+    options = loop.PretrainingOptions(
         bert_config=BertConfig.from_dict(json.loads(config_json)), input_files=[records],
         output_dir=output_dir + "/" + name, init_checkpoint=init_checkpoint, max_seq_length=24,
         max_predictions_per_seq=4, do_train=True, train_batch_size=4, learning_rate=1e-2,
         num_train_steps=5, num_warmup_steps=2, save_checkpoints_steps=5, iterations_per_loop=5,
         train_shuffle=False)
     assert strategy.num_replicas_in_sync == (1 if name == "one" else 2)
-    history, _ = training.run_pretraining(options, strategy)
+    history, _ = loop.run_pretraining(options, strategy)
     out[name] = (helpers.history_table(history),
                  helpers.read_checkpoint(output_dir + "/" + name + "/model.ckpt-5"))
   np.testing.assert_allclose(out["one"][0], out["two"][0], rtol=1e-5, atol=1e-7)

@@ -24,8 +24,8 @@ sys.path.insert(0, sys.argv[1])
 from absl import flags  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from bert_mlm import checkpoints  # pylint: disable=wrong-import-position
-from bert_mlm import pretraining_data  # pylint: disable=wrong-import-position
+from bert_mlm.storage import checkpoints  # pylint: disable=wrong-import-position
+from bert_mlm import create_pretraining_data  # pylint: disable=wrong-import-position
 import run_pretraining  # pylint: disable=wrong-import-position
 from tests import helpers  # pylint: disable=wrong-import-position
 
@@ -101,9 +101,9 @@ def main(repo):
   _guard["on"] = True
 
   # Data: a glob over the bucket in, two round-robin outputs.
-  written = pretraining_data.create_pretraining_data(
+  written = create_pretraining_data.create_pretraining_data(
       ROOT + "/text/*.txt", ROOT + "/data/train-0.tfrecord," + ROOT + "/data/train-1.tfrecord",
-      ROOT + "/vocab.txt", pretraining_data.DataOptions(max_seq_length=32,
+      ROOT + "/vocab.txt", create_pretraining_data.DataOptions(max_seq_length=32,
                                                         max_predictions_per_seq=5, dupe_factor=1))
   common = ["--bert_config_file=" + ROOT + "/bert_config.json", "--vocab_file=" + ROOT +
             "/vocab.txt", "--input_file=" + ROOT + "/data/train-*.tfrecord",

@@ -13,10 +13,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from bert_mlm import checkpoints
+from bert_mlm.storage import checkpoints
 from bert_mlm import errors
-from bert_mlm import losses
-from bert_mlm import train_step
+from bert_mlm.model import losses
+from bert_mlm.training import train_step
 
 
 class Evaluator(object):

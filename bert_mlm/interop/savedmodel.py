@@ -30,14 +30,14 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from bert_mlm import checkpoints
-from bert_mlm import text_preprocessing
+from bert_mlm.storage import checkpoints
+from bert_mlm.interop import text_preprocessing
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.config import check_vocab_size
 from bert_mlm.errors import UsageError
-from bert_mlm.pretraining_model import BertPretrainingModel
-from bert_mlm.heads import gather_indexes
+from bert_mlm.model.pretraining_model import BertPretrainingModel
+from bert_mlm.model.heads import gather_indexes
 
 ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 DEFAULT_SEQ_LENGTH = 128

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from tensorflow.python.training import checkpoint_state_pb2
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm.errors import UsageError
 from bert_mlm.errors import WriteError
 

@@ -26,16 +26,16 @@ import tensorflow as tf
 
 from tensorflow.core.framework import summary_pb2
 
-from bert_mlm import checkpoints
-from bert_mlm import data_faults
-from bert_mlm import distribute
-from bert_mlm import evaluation
-from bert_mlm import input_pipeline
-from bert_mlm import mixed_precision
+from bert_mlm.storage import checkpoints
+from bert_mlm.training import data_faults
+from bert_mlm.training import distribute
+from bert_mlm.training import evaluation
+from bert_mlm.training import input_pipeline
+from bert_mlm.model import mixed_precision
 from bert_mlm import optimization
-from bert_mlm import preemption
-from bert_mlm import pretraining_model
-from bert_mlm import train_step
+from bert_mlm.training import preemption
+from bert_mlm.model import pretraining_model
+from bert_mlm.training import train_step
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import DataError
 from bert_mlm.errors import Preempted

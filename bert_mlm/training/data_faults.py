@@ -29,7 +29,7 @@ from google.protobuf import message
 from tensorflow.core.example import example_pb2
 
 from bert_mlm import schema
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 from bert_mlm.errors import UsageError
 
 _OFFSET = re.compile(r"(?:truncated|corrupted) record at (\d+)")
@@ -91,7 +91,7 @@ def describe(error, input_files, max_seq_length, max_predictions_per_seq):
     return "an input file is corrupt (%s)" % message
   if isinstance(error, tf.errors.InvalidArgumentError):
     # Imported here: input_pipeline imports this module for read_skipping.
-    from bert_mlm import input_pipeline  # pylint: disable=g-import-not-at-top
+    from bert_mlm.training import input_pipeline  # pylint: disable=g-import-not-at-top
     for path in input_files:  # a whole file of another layout shows in its first record
       try:
         input_pipeline.check_records([path], max_seq_length, max_predictions_per_seq)

@@ -17,9 +17,9 @@ import time
 
 from absl import logging
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm import schema
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 from bert_mlm import tokenization
 from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError

@@ -9,8 +9,8 @@ Shapes: B batch, S sequence length, P max_predictions_per_seq, H hidden, V vocab
 import keras
 import tensorflow as tf
 
-from bert_mlm import heads
-from bert_mlm import mixed_precision
+from bert_mlm.model import heads
+from bert_mlm.model import mixed_precision
 from bert_mlm import modeling
 
 

@@ -20,9 +20,9 @@ import functools
 
 import tensorflow as tf
 
-from bert_mlm import data_faults
+from bert_mlm.training import data_faults
 from bert_mlm import schema
-from bert_mlm import tfrecord
+from bert_mlm.storage import tfrecord
 from bert_mlm.errors import UsageError
 
 _NUM_CPU_THREADS = 4  # the original's interleave and map parallelism

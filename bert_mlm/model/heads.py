@@ -17,8 +17,8 @@ Shapes: B batch, S sequence length, P max_predictions_per_seq, H hidden, V vocab
 import keras
 import tensorflow as tf
 
-from bert_mlm import fused
-from bert_mlm import losses
+from bert_mlm import kernels
+from bert_mlm.model import losses
 from bert_mlm import modeling
 
 
@@ -64,7 +64,7 @@ def get_masked_lm_output(bert_config, input_tensor, output_weights, positions, l
   label_ids = tf.reshape(tf.cast(label_ids, tf.int32), [-1])
   # The label's negative log-prob read directly, not summed against a one-hot vector: the same
   # number, every other term of that sum being an exact zero.
-  per_example_loss = fused.softmax_cross_entropy(logits, label_ids)
+  per_example_loss = kernels.softmax_cross_entropy(logits, label_ids)
   log_probs = tf.nn.log_softmax(logits, axis=-1)  # only evaluation reads it; training prunes it
   loss = losses.masked_lm_loss(per_example_loss, label_weights)
   return loss, per_example_loss, log_probs
@@ -86,7 +86,7 @@ def get_next_sentence_output(bert_config, input_tensor, labels, *, output_weight
   logits = tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype))
   logits = tf.cast(logits, tf.float32)
   labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-  per_example_loss = fused.softmax_cross_entropy(logits, labels)
+  per_example_loss = kernels.softmax_cross_entropy(logits, labels)
   log_probs = tf.nn.log_softmax(logits, axis=-1)
   return losses.next_sentence_loss(per_example_loss), per_example_loss, log_probs
 

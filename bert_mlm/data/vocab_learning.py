@@ -34,7 +34,7 @@ import time
 
 from absl import logging
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm import tokenization
 from bert_mlm.errors import UsageError
 

@@ -24,7 +24,7 @@ import re
 from absl import logging
 
 from bert_mlm import config as config_lib
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm import tokenization
 from bert_mlm.errors import UsageError
 
@@ -176,8 +176,8 @@ def check_pretraining(options, bert_config_file, vocab_file, input_file, strateg
   Raises:
     UsageError: naming the flag or file that would make the real run fail.
   """
-  from bert_mlm import checkpoints  # pylint: disable=g-import-not-at-top
-  from bert_mlm import input_pipeline  # pylint: disable=g-import-not-at-top
+  from bert_mlm.storage import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_mlm.training import input_pipeline  # pylint: disable=g-import-not-at-top
   report = _Report("run_pretraining.py")
   bert_config = None
   if file_io.is_remote(bert_config_file):
@@ -224,7 +224,7 @@ def check_pretraining(options, bert_config_file, vocab_file, input_file, strateg
 def check_strip(input_checkpoint, output_checkpoint):
   """strip_checkpoint.py --dry_run: the input resolves to a readable checkpoint, the output's
   directory can be written (local), or the URLs' form."""
-  from bert_mlm import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_mlm.storage import checkpoints  # pylint: disable=g-import-not-at-top
   report = _Report("strip_checkpoint.py")
   if file_io.is_remote(input_checkpoint):
     report.check_url("input_checkpoint", input_checkpoint)

@@ -23,7 +23,7 @@ checkpoint draws what the uninterrupted run drew.
 import keras
 import tensorflow as tf
 
-from bert_mlm import losses
+from bert_mlm.model import losses
 from bert_mlm import modeling
 from bert_mlm import optimization
 

@@ -51,7 +51,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from bert_mlm import file_io
+from bert_mlm.storage import file_io
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
@@ -649,7 +649,7 @@ def checkpoint_to_hf(input_checkpoint, bert_config_file, vocab_file, do_lower_ca
   Raises:
     UsageError: bad input, before anything is written.
   """
-  from bert_mlm import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_mlm.storage import checkpoints  # pylint: disable=g-import-not-at-top
   if do_lower_case is None:
     raise UsageError("--do_lower_case is required with --output_hf_dir: True for an uncased "
                      "vocabulary, False for a cased one (the tokenizer written follows it).")
@@ -710,7 +710,7 @@ def hf_to_checkpoint(input_hf_dir, output_checkpoint, overwrite=False):
     UsageError: bad input, before anything is written.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from bert_mlm import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_mlm.storage import checkpoints  # pylint: disable=g-import-not-at-top
   config_path = file_io.join(input_hf_dir, HF_CONFIG)
   if not file_io.isdir(input_hf_dir):
     raise UsageError("--input_hf_dir=%s is not a directory." % input_hf_dir)

@@ -6,7 +6,7 @@ The recipe for a large corpus is to cut it into shards (`shard_text`) and run th
 per shard. This module is that recipe as one call:
 
   * Each file is processed exactly as the original processes that file alone with the same
-    flags and seed (`pretraining_data.create_file`): the output for a file does not depend on
+    flags and seed (`create_pretraining_data.create_file`): the output for a file does not depend on
     the other files, the number of workers or the order they run in.
   * Files run in worker processes (forked from this process when that is safe, else from a
     forkserver, else spawned), largest first,
@@ -40,8 +40,8 @@ import traceback
 
 from absl import logging
 
-from bert_mlm import file_io
-from bert_mlm import pretraining_data
+from bert_mlm.storage import file_io
+from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
 OUTPUT_SUFFIX = ".tfrecord"
@@ -392,10 +392,10 @@ def run_file(job, options, tokenizer=None, vocab_file=None):
   start, cpu_start = time.time(), time.process_time()
   try:
     if tokenizer is None:
-      tokenizer = pretraining_data.load_tokenizer(vocab_file, options)
+      tokenizer = create_pretraining_data.load_tokenizer(vocab_file, options)
     reset_peak_rss()
     result.base_mb = rss_mb()
-    result.instances = pretraining_data.create_file(job.input_path, job.output_path, tokenizer,
+    result.instances = create_pretraining_data.create_file(job.input_path, job.output_path, tokenizer,
                                                     options)
   except (UsageError, OSError) as e:
     message = _one_line(e)
@@ -478,7 +478,7 @@ def _worker_main(connection, lifeline, vocab_file, options, tokenizer=None, inhe
       return
     if tokenizer is None:
       try:
-        tokenizer = pretraining_data.load_tokenizer(vocab_file, options)
+        tokenizer = create_pretraining_data.load_tokenizer(vocab_file, options)
       except Exception:  # pylint: disable=broad-except
         pass  # run_file loads it again and reports why it fails, for this file
     connection.send(run_file(job, options, tokenizer=tokenizer, vocab_file=vocab_file))
@@ -736,7 +736,7 @@ def create_per_file(input_file, output_dir, vocab_file, options, num_workers=Non
   Args:
     input_file: comma-separated paths or globs (`--input_file`).
     output_dir: where the outputs go; created if missing.
-    vocab_file, options: as for `pretraining_data.create_pretraining_data`.
+    vocab_file, options: as for `create_pretraining_data.create_pretraining_data`.
     num_workers: worker processes (default: the CPUs); 1 runs every file in this process.
     max_memory_mb: the memory budget of the whole run (default: 90% of the available memory).
     overwrite: redo files whose outputs exist (by default they are complete and skipped).
@@ -759,7 +759,7 @@ def create_per_file(input_file, output_dir, vocab_file, options, num_workers=Non
   if max_memory_mb <= 0:
     raise UsageError("--max_memory_mb=%r must be > 0." % max_memory_mb)
   # The vocabulary is checked here, once, before any worker starts.
-  tokenizer = pretraining_data.load_tokenizer(vocab_file, options)
+  tokenizer = create_pretraining_data.load_tokenizer(vocab_file, options)
   plan = plan_files(input_file, output_dir, overwrite)
   num_workers = max(1, min(num_workers, len(plan.jobs)))
   estimate = MemoryEstimate(options.dupe_factor)

@@ -8,7 +8,7 @@ The same plan as the local pool (`parallel_data.plan_files`: names, duplicates, 
 temporaries), made by the launcher before the pipeline starts; then
 
   Create(one element per file to do) -> Reshuffle (spread over workers)
-    -> ParDo(CreateFileFn: `parallel_data.run_file`, so `pretraining_data.create_file`)
+    -> ParDo(CreateFileFn: `parallel_data.run_file`, so `create_pretraining_data.create_file`)
     -> WriteToText(one JSON line per file: instances, time, memory, or the error)
 
 and the launcher reads the report back, logs a line per file and the summary, and raises
@@ -40,9 +40,9 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from absl import logging
 
-from bert_mlm import file_io
-from bert_mlm import parallel_data
-from bert_mlm import pretraining_data
+from bert_mlm.storage import file_io
+from bert_mlm.data import parallel_data
+from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
 _NAMESPACE = "bert_mlm"
@@ -78,7 +78,7 @@ class CreateFileFn(beam.DoFn):
 
   def setup(self):
     # Once per worker: the vocabulary, and the tokenizer's per-word cache shared by its files.
-    self._tokenizer = pretraining_data.load_tokenizer(self._vocab_file, self._options)
+    self._tokenizer = create_pretraining_data.load_tokenizer(self._vocab_file, self._options)
 
   def process(self, element):
     job = parallel_data.FileJob(*element)
@@ -161,7 +161,7 @@ def run(input_file, output_dir, vocab_file, options, pipeline_args, overwrite=Fa
     if some files failed.
   """
   options.validate()
-  pretraining_data.load_tokenizer(vocab_file, options)  # a bad vocabulary fails here, not there
+  create_pretraining_data.load_tokenizer(vocab_file, options)  # a bad vocabulary fails here, not there
   plan = parallel_data.plan_files(input_file, output_dir, overwrite)
   estimate = parallel_data.MemoryEstimate(options.dupe_factor)
   if max_memory_mb is not None:

@@ -1,0 +1,1 @@
+"""Storage: files (local and gs://, atomic writes), TFRecord framing, TF1 checkpoints by name."""

@@ -1,0 +1,2 @@
+"""The pretraining run: input pipeline, the step, evaluation, checkpoints, the loop, preemption,
+distribution, dry runs."""

@@ -38,8 +38,8 @@ _CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700,
 _CJK = "[%s]" % "".join("%s-%s" % (chr(a), chr(b)) for a, b in _CJK_RANGES)
 # A CJK character directly after another: the only characters that can continue a word.
 _CJK_AFTER_CJK = re.compile("(?<=%s)%s" % (_CJK, _CJK))
-# Per-block cache size before it is cleared (as the tokenizer's per-word cache).
-_MAX_CACHED_BLOCKS = 1 << 18
+# Per-block cache size before it is cleared (as the tokenizer's per-word cache): about 15 MB.
+_MAX_CACHED_BLOCKS = 1 << 16
 
 
 def is_cjk(char):

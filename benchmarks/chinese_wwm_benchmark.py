@@ -1,7 +1,7 @@
 """What Chinese whole-word masking costs in data creation: the same Chinese corpus, same run,
 without --chinese_whole_word_mask (the original's whole-word masking), with =whitespace (on the
 corpus with jieba's words spaced), with =jieba, and with =jieba segmenting every whole line
-(jieba.cut(line), no skipped blocks, no cache: the plain way, to show what the shortcuts save);
+(jieba.cut(line), no line or block skipped: the plain way, to show what skipping saves);
 then the same on English text (tests/english_corpus.py), where no line needs jieba.
 
 The corpus is made here, deterministic for --seed: sentences of words drawn by frequency from
@@ -91,7 +91,7 @@ def write_spaced(path, output):
 
 
 def _plain_jieba_continuations(line):
-  """jieba.cut on the whole line, every line, nothing skipped or cached."""
+  """jieba.cut on the whole line, every line, nothing skipped."""
   positions = []
   start = 0
   for w in jieba.cut(line):

@@ -38,8 +38,6 @@ _CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700,
 _CJK = "[%s]" % "".join("%s-%s" % (chr(a), chr(b)) for a, b in _CJK_RANGES)
 # A CJK character directly after another: the only characters that can continue a word.
 _CJK_AFTER_CJK = re.compile("(?<=%s)%s" % (_CJK, _CJK))
-# Per-block cache size before it is cleared (as the tokenizer's per-word cache): about 15 MB.
-_MAX_CACHED_BLOCKS = 1 << 16
 
 
 def is_cjk(char):
@@ -85,8 +83,10 @@ class _JiebaContinuations(object):
   jieba.cut splits the line into blocks at every character outside `jieba.re_han_default` (CJK
   U+4E00..U+9FD5, ASCII letters and digits, +#&._%-), and segments each block on its own, from
   the block alone (its DAG and HMM see nothing else). So a block without two adjacent CJK
-  characters can't hold a continuing character and is not segmented at all, and a block's
-  result is cached: both give exactly jieba.cut(line)'s words.
+  characters can't hold a continuing character and is not segmented at all (nor is a line
+  without them: text with no Chinese costs next to nothing), and the blocks segmented give
+  exactly jieba.cut(line)'s words. (A cache of segmented blocks saved nothing measurable: in
+  Chinese prose few clauses repeat; benchmarks/README.md.)
   """
 
   def __init__(self):
@@ -94,9 +94,9 @@ class _JiebaContinuations(object):
     initialize("jieba")
     self._cut = jieba.cut
     self._blocks = jieba.re_han_default
-    self._cache = {}  # block -> offsets of its continuing characters
 
   def _segment(self, block):
+    """Offsets in `block` of its continuing characters."""
     offsets = []
     start = 0
     for word in self._cut(block):
@@ -112,18 +112,11 @@ class _JiebaContinuations(object):
     if not _CJK_AFTER_CJK.search(line):
       return []
     positions = []
-    cache = self._cache
     for match in self._blocks.finditer(line):
       block = match.group()
-      offsets = cache.get(block)
-      if offsets is None:
-        offsets = self._segment(block) if _CJK_AFTER_CJK.search(block) else []
-        if len(cache) >= _MAX_CACHED_BLOCKS:
-          cache.clear()
-        cache[block] = offsets
-      if offsets:
+      if _CJK_AFTER_CJK.search(block):
         start = match.start()
-        positions += [start + offset for offset in offsets]
+        positions += [start + offset for offset in self._segment(block)]
     return positions
 
 

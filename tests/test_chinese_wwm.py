@@ -101,17 +101,17 @@ def test_marked_ids_are_the_plain_tokens(segmenter, corpus, multilingual_corpus,
   assert marked > (1000 if corpus == "zh" else 10)
 
 
-def test_block_cache_and_skipped_blocks_give_jiebas_words():
-  # Segmenting jieba's blocks on their own (cached, and only those with two adjacent CJK
-  # characters) gives the positions of jieba.cut on the whole line, on every line of the sample,
-  # run twice (the second time from the cache).
+def test_segmenting_blocks_alone_gives_jiebas_words():
+  # Segmenting jieba's blocks on their own (only those with two adjacent CJK characters) gives
+  # the positions of jieba.cut on the whole line, on every line of the sample and on blocks
+  # that mix CJK with Latin letters and digits.
   continuations = chinese_words._JiebaContinuations()  # pylint: disable=protected-access
   with open(_ZH_CORPUS, encoding="utf-8") as f:
-    lines = [line.strip() for line in f] + ["T恤衫和A股市场", "3.5公斤，iPhone手机", "中 文"]
-  for _ in range(2):
-    for line in lines:
-      assert sorted(original_wwm.continuing_positions(line, "jieba", chinese_words.is_cjk)) == (
-          continuations(line)), line
+    lines = [line.strip() for line in f] + ["T恤衫和A股市场", "3.5公斤，iPhone手机", "中 文",
+                                            "卡拉OK厅里的B超室", "中\u200b文 and 中\t文"]
+  for line in lines:
+    assert sorted(original_wwm.continuing_positions(line, "jieba", chinese_words.is_cjk)) == (
+        continuations(line)), line
 
 
 # --- Against the original ---------------------------------------------------------------------

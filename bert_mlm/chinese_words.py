@@ -64,8 +64,8 @@ def _import_jieba():
 
 
 def initialize(name):
-  """Loads what segmenter `name` needs, once per process (jieba: its dictionary, about a
-  second); forked worker processes then share it."""
+  """Loads what segmenter `name` needs (jieba: its dictionary), once per process; worker
+  processes forked afterwards share it."""
   if name != "jieba":
     return
   jieba = _import_jieba()

@@ -199,15 +199,14 @@ class MaskedLmMasker(object):
                          max(1, int(round(num_tokens * self.masked_lm_prob))))
     candidates = list(range(1, first_sep))
     candidates += range(first_sep + 1, num_tokens - 1)
+    # Marked ids say where the words are; the instance holds the plain ids.
+    word_ids = input_ids
     if self.marked_words:
-      word_ids = input_ids
       input_ids = chinese_words.unmark(word_ids, self.vocab_size)
-    if not self.do_whole_word_mask:
-      originals = self._mask_tokens(input_ids, candidates, num_to_predict, rng)
+    if self.do_whole_word_mask:
+      originals = self._mask_whole_words(input_ids, word_ids, candidates, num_to_predict, rng)
     else:
-      originals = self._mask_whole_words(
-          input_ids, candidates, num_to_predict, rng,
-          word_ids=word_ids if self.marked_words else input_ids)
+      originals = self._mask_tokens(input_ids, candidates, num_to_predict, rng)
     # originals: {position: original id}
     positions = sorted(originals)
     return TrainingInstance(input_ids, len(tokens_a), positions,
@@ -231,8 +230,8 @@ class MaskedLmMasker(object):
     _shuffle_with(rng, candidates)
     return self._replace(input_ids, candidates[:num_to_predict], rng)
 
-  def _mask_whole_words(self, input_ids, candidates, num_to_predict, rng, word_ids):
-    # word_ids: input_ids, or with chinese_words' marks.
+  def _mask_whole_words(self, input_ids, word_ids, candidates, num_to_predict, rng):
+    # word_ids: input_ids, or the same with chinese_words' marks; grouped before any change.
     words = []
     is_continuation = self.is_continuation
     for index in candidates:

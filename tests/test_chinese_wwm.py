@@ -319,6 +319,7 @@ def _assert_per_file_outputs(parts, output_dir, single_dir, flags):
       assert f.read() == g.read(), path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dynamic", [False, True], ids=["masked", "unmasked"])
 def test_per_file_mode_equals_single_process_per_file(zh_parts, tmp_path, dynamic):
   flags = dict(chinese_whole_word_mask="jieba", dupe_factor=2, random_seed=9,
@@ -386,6 +387,7 @@ def test_jieba_missing_is_one_clear_line(tmp_path):
 # --- Dynamic masking --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dynamic_masking_masks_the_records_words(tmp_path):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bert_mlm.training import dynamic_masking  # pylint: disable=g-import-not-at-top

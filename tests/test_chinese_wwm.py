@@ -430,3 +430,16 @@ def test_dynamic_masking_masks_the_records_words(tmp_path):
         assert not chosen & set(word) or chosen >= set(word), (word, chosen)
         whole += len(word) > 1 and chosen >= set(word)
   assert whole > 200
+
+  # Records written before the feature existed (or without Chinese words) still read, alone
+  # and beside the new ones.
+  old = str(tmp_path / "old")
+  _ours(_ZH_CORPUS, old, _ZH_VOCAB, dynamic_masking=True, dupe_factor=1, **_SMALL)
+  assert schema.CONTINUES_WORD not in _examples(old)[0]
+  input_pipeline.check_records([old, records], 64, 10, masking=masking)
+  for files in ([old], [old, records]):
+    dataset = input_pipeline.make_dataset(files, 64, 10, 32, is_training=True, seed=2,
+                                          masking=masking)
+    for out in dataset.take(3):
+      assert sorted(out) == sorted(schema.FEATURE_NAMES)
+      assert out["masked_lm_weights"].numpy().sum() > 32

@@ -12,8 +12,8 @@ masking (--chinese_whole_word_mask) also hold
 
   continues_word                        int64    [max_seq_length] (1 where the token joins the
                                                  word before it for whole-word masking beyond
-                                                 what `##` says: a CJK character after the
-                                                 first of a segmenter word; 0 elsewhere)
+                                                 what `##` says: a CJK character right after
+                                                 another of the same segmenter word; else 0)
 
 which older records lack: the input pipeline reads it as all 0 there.
 

@@ -35,6 +35,13 @@ setuptools.setup(
             "torch==2.13.0",
             # TensorBoard's own event reader, for the tests that read the scalars back.
             "tensorboard==2.21.0",
+            # The Chinese whole-word masking tests (the zh extra).
+            "jieba==0.42.1",
+        ],
+        # create_pretraining_data.py --chinese_whole_word_mask=jieba: the word segmenter
+        # (pure Python).
+        "zh": [
+            "jieba==0.42.1",
         ],
         # create_pretraining_data_beam.py. apache-beam 2.77 installs beside TensorFlow 2.21 and
         # NumPy 2.4 but moves protobuf to 6.x (which TensorFlow 2.21 accepts); add

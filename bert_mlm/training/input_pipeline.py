@@ -18,6 +18,7 @@ into the same batch dict.
 
 import functools
 
+from absl import logging
 import tensorflow as tf
 
 from bert_mlm.training import data_faults
@@ -53,7 +54,16 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq, masking=
     except (ValueError, IndexError, UnicodeDecodeError):
       raise UsageError("%s: the first record is not a tf.train.Example." % path) from None
     _check_masked_layout(path, features, masking)
-    for name, length in expected.items():
+    present = dict(expected)
+    if masking is not None:
+      # Optional features are checked where present (older records lack them).
+      present.update((name, length) for name, length in
+                     schema.optional_feature_lengths(max_seq_length).items() if name in features)
+      if schema.CONTINUES_WORD in features and not masking.do_whole_word_mask:
+        logging.warning("%s: the records hold Chinese words (written with "
+                        "--chinese_whole_word_mask); without --do_whole_word_mask=True they "
+                        "are masked character by character.", path)
+    for name, length in present.items():
       if name not in features:
         raise UsageError("%s: records lack the feature %s; was it written by "
                          "create_pretraining_data.py?" % (path, name))
@@ -104,6 +114,11 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   name_to_features = {
       name: tf.io.FixedLenFeature([length], tf.dtypes.as_dtype(schema.DTYPES[name]))
       for name, length in lengths.items()}
+  if masking is not None and masking.do_whole_word_mask:
+    # Chinese words, where the records hold them; all 0 (no word beyond `##`) where not.
+    for name, length in schema.optional_feature_lengths(max_seq_length).items():
+      name_to_features[name] = tf.io.FixedLenFeature(
+          [length], tf.dtypes.as_dtype(schema.DTYPES[name]), default_value=[0] * length)
   options = tf.data.Options()
   options.deterministic = seed is not None or not shuffle or not is_training
   # Fixed parallelism (the original's) and no autotuning. Autotuning runs an optimizer thread

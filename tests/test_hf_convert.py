@@ -15,7 +15,9 @@ import torch
 import transformers
 
 from bert_mlm.storage import checkpoints
-from bert_mlm.interop import hf_convert
+from bert_mlm.interop import huggingface
+from bert_mlm.interop.huggingface import files as hf_files
+from bert_mlm.interop.huggingface import names as hf_names
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
@@ -69,13 +71,13 @@ def _original_checkpoint(directory, config_dict, seed=0, slots=True):
 
 
 def _to_hf(prefix, config_file, vocab_file, output_dir, do_lower_case=True, **kwargs):
-  return hf_convert.convert(input_checkpoint=prefix, bert_config_file=config_file,
+  return huggingface.convert(input_checkpoint=prefix, bert_config_file=config_file,
                             vocab_file=vocab_file, do_lower_case=do_lower_case,
                             output_hf_dir=str(output_dir), **kwargs)
 
 
 def _from_hf(input_dir, prefix, **kwargs):
-  return hf_convert.convert(input_hf_dir=str(input_dir), output_checkpoint=str(prefix), **kwargs)
+  return huggingface.convert(input_hf_dir=str(input_dir), output_checkpoint=str(prefix), **kwargs)
 
 
 def _model_tensors(prefix):
@@ -137,7 +139,7 @@ def _load_pretraining(hf_dir, cls=transformers.BertForPreTraining):
 
 def test_weight_table_is_the_models():
   config = BertConfig.from_dict(_SMALL)
-  ours = {w.tf_name: w.shape for w in hf_convert.weight_table(config)}
+  ours = {w.tf_name: w.shape for w in hf_names.weight_table(config)}
   model = BertPretrainingModel(config)
   assert ours == {name: tuple(v.shape) for name, v in model.variables_by_name().items()}
 
@@ -224,7 +226,7 @@ def test_exported_tokenizer_gives_the_full_tokenizers_ids(do_lower_case, tmp_pat
   from tests.reference import original  # pylint: disable=g-import-not-at-top
   vocab_file = original.minilm_vocab_path()
   tokens = list(tokenization.load_vocab(vocab_file))
-  for name, text in hf_convert.tokenizer_files(tokens, do_lower_case, 512).items():
+  for name, text in hf_files.tokenizer_files(tokens, do_lower_case, 512).items():
     (tmp_path / name).write_text(text, encoding="utf-8")
   theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
   ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
@@ -242,7 +244,7 @@ def test_tokenizer_differences_the_readme_lists(tmp_path):
   README says; if one of these starts to agree, update the README."""
   from tests.reference import original  # pylint: disable=g-import-not-at-top
   vocab_file = original.minilm_vocab_path()
-  for name, text in hf_convert.tokenizer_files(
+  for name, text in hf_files.tokenizer_files(
       list(tokenization.load_vocab(vocab_file)), True, 512).items():
     (tmp_path / name).write_text(text, encoding="utf-8")
   theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
@@ -412,7 +414,7 @@ def test_pytorch_bin_needs_torch_and_reads_the_same(tmp_path, monkeypatch):
   _from_hf(tmp_path / "bin", tmp_path / "b" / "bert_model.ckpt")
   _assert_bitwise_equal(_model_tensors(str(tmp_path / "b" / "bert_model.ckpt")),
                         _model_tensors(str(tmp_path / "a" / "bert_model.ckpt")))
-  monkeypatch.setattr(hf_convert, "_torch_available", lambda: False)
+  monkeypatch.setattr(hf_files, "_torch_available", lambda: False)
   with pytest.raises(UsageError, match="pytorch_model.bin is a PyTorch pickle, which needs "
                                        "torch to read: install torch"):
     _from_hf(tmp_path / "bin", tmp_path / "c" / "bert_model.ckpt")
@@ -623,12 +625,12 @@ def test_existing_outputs_need_overwrite(small, tmp_path):
 def test_directions_are_exclusive():
   with pytest.raises(UsageError, match="The two directions' flags are mixed "
                                        r"\(--input_checkpoint with --output_checkpoint\)"):
-    hf_convert.convert(input_checkpoint="a", output_checkpoint="b")
+    huggingface.convert(input_checkpoint="a", output_checkpoint="b")
   with pytest.raises(UsageError, match="Missing --bert_config_file, --output_hf_dir, "
                                        "--vocab_file: give either"):
-    hf_convert.convert(input_checkpoint="a", do_lower_case=True)
+    huggingface.convert(input_checkpoint="a", do_lower_case=True)
   with pytest.raises(UsageError, match="Nothing to convert"):
-    hf_convert.convert()
+    huggingface.convert()
 
 
 def test_command_line(small, tmp_path):

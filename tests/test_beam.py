@@ -9,7 +9,7 @@ import sys
 
 import apache_beam  # pylint: disable=unused-import  (fail here, clearly, without the extra)
 
-from bert_mlm.data import parallel_data
+from bert_mlm.data import per_file
 from bert_mlm import create_pretraining_data
 from tests.conftest import REPO
 
@@ -40,8 +40,8 @@ def test_direct_runner_writes_what_the_worker_pool_writes(english_corpus, minilm
   (inputs / "bad.txt").write_bytes(b"One fine line.\nBroken \xff here.\n")
 
   pool = tmp_path / "pool"
-  parallel_data.create_per_file(",".join(good), str(pool), minilm_vocab,
-                                create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
+  per_file.create_per_file(",".join(good), str(pool), minilm_vocab,
+                           create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
   flags = ["--vocab_file=" + minilm_vocab, "--do_whole_word_mask", "--dupe_factor=2",
            "--max_seq_length=64", "--max_predictions_per_seq=10", "--random_seed=3",
            "--runner=DirectRunner", "--direct_num_workers=2",

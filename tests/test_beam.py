@@ -11,7 +11,7 @@ import apache_beam  # pylint: disable=unused-import  (fail here, clearly, withou
 
 from bert_mlm.data import per_file
 from bert_mlm import create_pretraining_data
-from tests.conftest import REPO
+from tests import helpers
 
 _FLAGS = dict(dupe_factor=2, max_seq_length=64, max_predictions_per_seq=10, random_seed=3,
               do_whole_word_mask=True)
@@ -20,9 +20,9 @@ _FLAGS = dict(dupe_factor=2, max_seq_length=64, max_predictions_per_seq=10, rand
 def _beam(*args):
   # Beam's workers are new interpreters: they find this checkout through PYTHONPATH.
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+      [helpers.REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
   return subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py")] + list(args),
+      [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data_beam.py")] + list(args),
       capture_output=True, text=True, timeout=300, env=env)
 
 

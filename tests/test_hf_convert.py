@@ -22,9 +22,8 @@ from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
+import reference
 from tests import helpers
-from tests.helpers import REPO, SAMPLE_DATA, TEST_DATA
-from tests.helpers import make_features
 
 _SMALL = dict(vocab_size=211, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
               intermediate_size=96, hidden_act="gelu", hidden_dropout_prob=0.1,
@@ -167,7 +166,7 @@ def test_original_to_transformers(hidden_act, hf_act, tmp_path):
 
   model = _load_pretraining(hf_dir)
   assert model.config.hidden_act == hf_act and model.dtype == torch.float32
-  features = make_features(config, seed=2)
+  features = helpers.make_features(config, seed=2)
   _assert_close(_our_outputs(config_file, prefix, features),
                 _transformers_outputs(model, features))
   assert isinstance(transformers.AutoTokenizer.from_pretrained(str(hf_dir)),
@@ -186,7 +185,7 @@ def test_original_to_transformers(hidden_act, hf_act, tmp_path):
 @pytest.mark.slow
 def test_minilm_original_to_transformers(tmp_path):
   """The real MiniLM encoder the other tests use (a TF1 checkpoint) with random heads."""
-  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  from reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
   encoder_prefix, config_dict = minilm_checkpoint.convert_minilm(str(tmp_path / "minilm"))
   config_file = str(tmp_path / "minilm" / "bert_config.json")
   model = BertPretrainingModel(BertConfig.from_dict(config_dict))
@@ -195,7 +194,8 @@ def test_minilm_original_to_transformers(tmp_path):
                                        checkpoints.model_tensors(model.variables_by_name()))
   vocab_file = os.path.join(minilm_checkpoint.minilm_model_dir(), "vocab.txt")
   _to_hf(prefix, config_file, vocab_file, tmp_path / "hf")
-  features = make_features(config_dict, batch_size=2, seq_length=32, max_predictions=5, seed=1)
+  features = helpers.make_features(config_dict, batch_size=2, seq_length=32, max_predictions=5,
+                                   seed=1)
   _assert_close({k: v.numpy() for k, v in model(features, training=False).items()},
                 _transformers_outputs(_load_pretraining(tmp_path / "hf"), features))
   _from_hf(tmp_path / "hf", tmp_path / "back" / "bert_model.ckpt")
@@ -206,9 +206,9 @@ def test_minilm_original_to_transformers(tmp_path):
 def _tokenizer_lines():
   """A few hundred lines: the multilingual test text (CJK, accents, Greek, Cyrillic, emoji,
   control characters), the sample corpus, and punctuation and accents mixed into words."""
-  with open(os.path.join(TEST_DATA, "multilingual.txt"), encoding="utf-8") as f:
+  with open(reference.MULTILINGUAL_TEXT, encoding="utf-8") as f:
     lines = f.read().split("\n")
-  with open(os.path.join(SAMPLE_DATA, "corpus.txt"), encoding="utf-8") as f:
+  with open(os.path.join(helpers.SAMPLE_DATA, "corpus.txt"), encoding="utf-8") as f:
     lines += [line for line in f.read().split("\n") if line][:300]
   rng = np.random.RandomState(0)
   pieces = ["Naïve", "café", "RÉSUMÉ", "Ångström", "Øresund", "São", "Paulo", "jalapeño",
@@ -223,7 +223,7 @@ def _tokenizer_lines():
 
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_exported_tokenizer_gives_the_full_tokenizers_ids(do_lower_case, tmp_path):
-  from tests.reference import original  # pylint: disable=g-import-not-at-top
+  from reference import original  # pylint: disable=g-import-not-at-top
   vocab_file = original.minilm_vocab_path()
   tokens = list(tokenization.load_vocab(vocab_file))
   for name, text in hf_files.tokenizer_files(tokens, do_lower_case, 512).items():
@@ -242,7 +242,7 @@ def test_exported_tokenizer_gives_the_full_tokenizers_ids(do_lower_case, tmp_pat
 def test_tokenizer_differences_the_readme_lists(tmp_path):
   """Where transformers' tokenizer (the `tokenizers` library) departs from FullTokenizer, as the
   README says; if one of these starts to agree, update the README."""
-  from tests.reference import original  # pylint: disable=g-import-not-at-top
+  from reference import original  # pylint: disable=g-import-not-at-top
   vocab_file = original.minilm_vocab_path()
   for name, text in hf_files.tokenizer_files(
       list(tokenization.load_vocab(vocab_file)), True, 512).items():
@@ -308,7 +308,7 @@ def test_model_saved_by_transformers_to_original(tmp_path):
   assert BertConfig.from_json_file(config_file).hidden_act == "gelu_exact"
   assert list(tokenization.load_vocab(str(tmp_path / "tf1" / "vocab.txt"))) == _vocab(211)
 
-  features = make_features(_SMALL, seed=4)
+  features = helpers.make_features(_SMALL, seed=4)
   _assert_close(_our_outputs(config_file, prefix, features),
                 _transformers_outputs(theirs, features))
 
@@ -343,7 +343,7 @@ def test_masked_lm_and_bare_model_directories(cls, missing_scopes, tmp_path, cap
   loaded = checkpoints.load_checkpoint(model.variables_by_name(), prefix)
   assert set(model.variables_by_name()) - set(loaded) == set(summary["missing"])
   if cls is transformers.BertModel:
-    features = make_features(_SMALL, seed=6)
+    features = helpers.make_features(_SMALL, seed=6)
     with torch.no_grad():
       expected = theirs(input_ids=torch.from_numpy(features["input_ids"].astype(np.int64)),
                         attention_mask=torch.from_numpy(features["input_mask"].astype(np.int64)),
@@ -379,7 +379,7 @@ def test_encoder_without_pooler(tmp_path):
 def test_minilm_hub_directory_to_original(tmp_path):
   """A real Hub directory (all-MiniLM-L6-v2: BertModel, exact "gelu", a position_ids buffer,
   vocab.txt and tokenizer.json): our encoder computes transformers' outputs on it."""
-  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  from reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
   hub_dir = minilm_checkpoint.minilm_model_dir()
   prefix = str(tmp_path / "bert_model.ckpt")
   summary = _from_hf(hub_dir, prefix)
@@ -388,8 +388,8 @@ def test_minilm_hub_directory_to_original(tmp_path):
   config = BertConfig.from_json_file(str(tmp_path / "bert_config.json"))
   model = BertPretrainingModel(config)
   checkpoints.load_checkpoint(model.variables_by_name(), prefix)
-  features = make_features(config.to_dict(), batch_size=2, seq_length=32, max_predictions=5,
-                           seed=1)
+  features = helpers.make_features(config.to_dict(), batch_size=2, seq_length=32, max_predictions=5,
+                                   seed=1)
   ours = model.bert(features["input_ids"], features["input_mask"], features["segment_ids"])
   theirs = transformers.BertModel.from_pretrained(hub_dir).eval()
   with torch.no_grad():
@@ -430,7 +430,7 @@ def test_pretraining_continues_from_a_transformers_model(tmp_path):
   _save_transformers(theirs, tmp_path / "hf")
   prefix = str(tmp_path / "tf1" / "bert_model.ckpt")
   _from_hf(tmp_path / "hf", prefix)
-  batches = [make_features(_SMALL, batch_size=4, seq_length=24, max_predictions=4, seed=s)
+  batches = [helpers.make_features(_SMALL, batch_size=4, seq_length=24, max_predictions=4, seed=s)
              for s in range(2)]
   options = loop.PretrainingOptions(
       bert_config=BertConfig.from_json_file(str(tmp_path / "tf1" / "bert_config.json")),
@@ -634,7 +634,7 @@ def test_directions_are_exclusive():
 
 
 def test_command_line(small, tmp_path):
-  script = os.path.join(REPO, "convert_checkpoint.py")
+  script = os.path.join(helpers.REPO, "convert_checkpoint.py")
   mixed = subprocess.run([sys.executable, script, "--input_hf_dir=x", "--vocab_file=v"],
                          capture_output=True, text=True)
   assert mixed.returncode == 1

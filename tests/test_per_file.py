@@ -20,8 +20,8 @@ from bert_mlm.data.per_file import worker_pool
 from bert_mlm import create_pretraining_data
 from bert_mlm.storage import tfrecord
 from bert_mlm.errors import UsageError
-from tests.conftest import REPO
-from tests.reference import original
+from reference import original
+from tests import helpers
 
 _FLAGS = dict(dupe_factor=2, max_seq_length=64, max_predictions_per_seq=10, random_seed=7)
 
@@ -127,7 +127,7 @@ def test_per_file_output_equals_the_original_on_that_file(parts, minilm_vocab, t
 
 
 def _cli(*args, timeout=120):
-  return subprocess.run([sys.executable, os.path.join(REPO, "create_pretraining_data.py")]
+  return subprocess.run([sys.executable, os.path.join(helpers.REPO, "create_pretraining_data.py")]
                         + list(args), capture_output=True, text=True, timeout=timeout)
 
 
@@ -137,7 +137,7 @@ def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, s
   # forkserver's imports too): the data code is imported once, and TensorFlow never.
   out = tmp_path / "out"
   result = subprocess.run(
-      [sys.executable, "-X", "importtime", os.path.join(REPO, "create_pretraining_data.py"),
+      [sys.executable, "-X", "importtime", os.path.join(helpers.REPO, "create_pretraining_data.py"),
        "--input_file=" + ",".join(parts), "--output_dir=" + str(out),
        "--vocab_file=" + minilm_vocab, "--num_workers=2", "--dupe_factor=2",
        "--max_seq_length=64", "--max_predictions_per_seq=10", "--random_seed=7"],
@@ -202,7 +202,7 @@ def test_sigkill_after_first_output_then_rerun_finishes_the_rest(english_corpus,
            "--max_predictions_per_seq=10"]
   out = tmp_path / "out"
   process = subprocess.Popen(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
+      [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data.py"),
        "--output_dir=" + str(out)] + flags, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 60
   while time.time() < deadline and not (out.exists() and any(

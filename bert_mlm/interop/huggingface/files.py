@@ -11,6 +11,9 @@ import os
 import shutil
 
 from absl import logging
+# Imported for its side effect: it gives numpy the "bfloat16" dtype, which safetensors' numpy API
+# then reads (a dependency of TensorFlow, so always installed with it).
+import ml_dtypes  # pylint: disable=unused-import
 import safetensors
 import safetensors.numpy
 

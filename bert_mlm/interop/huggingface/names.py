@@ -26,8 +26,6 @@ What a checkpoint holds decides the transformers class it becomes (and back):
 import collections
 
 from absl import logging
-# Imported for its side effect too: it gives numpy the "bfloat16" dtype, which safetensors'
-# numpy API then reads (a dependency of TensorFlow, so always installed with it).
 import ml_dtypes
 import numpy as np
 

@@ -13,7 +13,8 @@ from tests import helpers
 
 
 def pytest_configure(config):
-  config.addinivalue_line("markers", "slow: takes more than a few seconds")
+  config.addinivalue_line(
+      "markers", "slow: takes more than about 3 s; -m 'not slow' runs the fast tier")
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import apache_beam  # pylint: disable=unused-import  (fail here, clearly, without the extra)
+import pytest
 
 from bert_mlm.data import per_file
 from bert_mlm import create_pretraining_data
@@ -26,6 +27,7 @@ def _beam(*args):
       capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_direct_runner_writes_what_the_worker_pool_writes(english_corpus, minilm_vocab,
                                                           tmp_path):
   inputs = tmp_path / "in"

@@ -45,6 +45,7 @@ def test_round_trip_with_global_step_and_slots(tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.slow
 def test_strip_command_line(tmp_path):
   prefix = _save(BertPretrainingModel(_SMALL), str(tmp_path / "m"),
                  slots={"cls/predictions/output_bias": {"adam_m": tf.zeros([50])}})

@@ -156,6 +156,7 @@ def _check_batches(out, ids, mask, vocab, whole_words):
           "random": int(((new != vocab["[MASK]"]) & (new != ids[chosen])).sum())}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whole_words", [False, True])
 def test_rules_hold_on_thousands_of_batches(records_file, word_vocab, whole_words):
   vocab = tokenization.load_vocab(word_vocab)
@@ -212,6 +213,7 @@ def test_count_rule_is_the_originals_arithmetic(prob):
   assert list(ours) == [_rule(n, prob, 80) for n in lengths]
 
 
+@pytest.mark.slow
 def test_reproducible_with_seed_and_fixed_in_evaluation(records_file, word_vocab):
   masking = dynamic_masking.DynamicMasking.from_vocab_file(word_vocab, _PROB, True)
   dataset = _dataset(records_file, masking, 8, seed=5)
@@ -273,6 +275,7 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
     input_pipeline.check_records([output], 64, 10)
 
 
+@pytest.mark.slow
 def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sample_vocab):
   records = str(tmp_path / "unmasked.tfrecord")
   create_pretraining_data.create_pretraining_data(
@@ -297,6 +300,7 @@ def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sampl
   assert first["global_step"] == 100
 
 
+@pytest.mark.slow
 def test_flags_without_vocab_are_an_error(tmp_path):
   result = subprocess.run(
       [sys.executable, os.path.join(helpers.REPO, "run_pretraining.py"),

@@ -18,6 +18,9 @@ from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
 
+# Every test here uses the exported SavedModels, a module fixture of several seconds.
+pytestmark = pytest.mark.slow
+
 _TEXTS = ["The first settlers built houses of stone.", "Roswitha milks the goat at dawn!",
           "By 1387, Lislemouth had grown to 710 people.", "石桥 (stone bridge)"]
 _PAIRS = [("Roswitha gets up at dawn.", "Then she brushes the horse, and sings an old song."),

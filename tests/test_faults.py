@@ -255,6 +255,7 @@ def test_truncated_shard_checkpoints_the_last_step_and_resumes_once_repaired(dat
   _assert_same_run(out, data.whole, lost_steps=[11])
 
 
+@pytest.mark.slow
 def test_flipped_byte_stops_and_skip_corrupt_records_reads_past_it(data, tmp_path, capsys,
                                                                    caplog):
   a, b = _inputs(tmp_path / "in", data)
@@ -307,6 +308,7 @@ _GONE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(_GONE))
 def test_input_file_gone_or_unreadable_mid_run(data, tmp_path, capsys, monkeypatch, fault):
   damage, reason = _GONE[fault]
@@ -341,6 +343,7 @@ def test_input_file_gone_or_unreadable_mid_run(data, tmp_path, capsys, monkeypat
     shutil.rmtree(directory)
 
 
+@pytest.mark.slow
 def test_file_of_another_layout_mid_run(data, tmp_path, capsys, monkeypatch):
   a, b = _inputs(tmp_path / "in", data)
   # After the checks, b is replaced by records written for --max_seq_length=20.
@@ -359,6 +362,7 @@ def test_file_of_another_layout_mid_run(data, tmp_path, capsys, monkeypatch):
   _assert_checkpoint_at(out, _STEPS)
 
 
+@pytest.mark.slow
 def test_records_of_another_layout_inside_a_file(data, tmp_path, capsys, caplog):
   a, b = _inputs(tmp_path / "in", data)
   # b's records 11 and 12 are of another layout; its first record is fine.
@@ -480,6 +484,7 @@ def test_full_disk_at_checkpoint_keeps_the_previous_one_and_resumes(data, tmp_pa
     np.testing.assert_allclose(final[name], whole[name], rtol=1e-6, atol=1e-7, err_msg=name)
 
 
+@pytest.mark.slow
 def test_resume_falls_back_to_the_newest_complete_checkpoint(data, tmp_path, caplog):
   a, b = _inputs(tmp_path / "in", data)
   out = tmp_path / "out"

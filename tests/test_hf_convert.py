@@ -421,6 +421,7 @@ def test_pytorch_bin_needs_torch_and_reads_the_same(tmp_path, monkeypatch):
   assert not os.path.exists(tmp_path / "c")
 
 
+@pytest.mark.slow
 def test_pretraining_continues_from_a_transformers_model(tmp_path):
   """run_pretraining --init_checkpoint on a converted BertForMaskedLM (exact "gelu", no pooler,
   no next sentence head): its first step's masked LM loss is transformers' on that batch."""
@@ -633,6 +634,7 @@ def test_directions_are_exclusive():
     huggingface.convert()
 
 
+@pytest.mark.slow
 def test_command_line(small, tmp_path):
   script = os.path.join(helpers.REPO, "convert_checkpoint.py")
   mixed = subprocess.run([sys.executable, script, "--input_hf_dir=x", "--vocab_file=v"],

@@ -59,6 +59,7 @@ def test_our_checkpoint_into_original(tmp_path):
   assert_close(ours, theirs)
 
 
+@pytest.mark.slow
 def test_variable_names_and_shapes_match_original_for_bert_base(tmp_path):
   with open(os.path.join(os.path.dirname(__file__), "..", "configs", "bert_base_uncased.json")) as f:
     config = json.load(f)

@@ -37,7 +37,8 @@ def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
   return steps, final
 
 
-@pytest.mark.parametrize("num_train_steps, num_warmup_steps", [(6, 2), (6, 0), (4, 10)])
+@pytest.mark.parametrize("num_train_steps, num_warmup_steps",
+                         [pytest.param(6, 2, marks=pytest.mark.slow), (6, 0), (4, 10)])
 def test_steps_match_original(tmp_path, num_train_steps, num_warmup_steps):
   batches = [helpers.make_features(_CONFIG, batch_size=4, seq_length=24, max_predictions=4, seed=s)
              for s in range(6)]

@@ -83,6 +83,7 @@ def test_multilingual_matches_original(seed, multilingual_corpus, minilm_vocab, 
   _assert_same_outputs(ours, theirs)
 
 
+@pytest.mark.slow
 def test_sample_corpus_matches_original(sample_corpus, sample_vocab, tmp_path):
   ours, theirs = str(tmp_path / "ours"), str(tmp_path / "theirs")
   flags = dict(dupe_factor=1, random_seed=5, masked_lm_prob=1.0, max_predictions_per_seq=200,

@@ -40,6 +40,7 @@ def _one_device():
   return tf.distribute.OneDeviceStrategy("/cpu:0")
 
 
+@pytest.mark.slow
 def test_training_matches_original_step_for_step(tmp_path):
   batches = _batches(6)
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), batches)
@@ -100,6 +101,7 @@ def test_eval_metrics_match_original(tmp_path):
     np.testing.assert_allclose(value, result[key], rtol=1e-6, err_msg=key)
 
 
+@pytest.mark.slow
 def test_eval_after_training_uses_the_weights_in_memory(tmp_path):
   """After train(), evaluation reads no checkpoint: a worker that isn't the chief may see the
   state file before the chief has saved the last checkpoint (it then evaluated model.ckpt-3's
@@ -139,6 +141,7 @@ def test_two_replicas_equal_one_device(tmp_path):
   assert "MIRRORED_OK" in result.stdout, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_same_seed_same_checkpoints(tmp_path):
   config = dict(_CONFIG, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=30))
@@ -240,6 +243,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith("model.ckpt-0")
 
 
+@pytest.mark.slow
 def test_command_line_errors_are_one_line(tmp_path):
   process = _cli(["--bert_config_file=" + _config_file(tmp_path),
                   "--input_file=" + str(tmp_path / "none*.tfrecord"),
@@ -266,6 +270,7 @@ def test_strategy_from_flags():
   assert distribute.is_chief(strategy)
 
 
+@pytest.mark.slow
 def test_xla_gives_the_same_losses(tmp_path):
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=50))
   init = str(tmp_path / "init.ckpt")
@@ -278,6 +283,7 @@ def test_xla_gives_the_same_losses(tmp_path):
   np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_lamb_trains(tmp_path):
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(1, seed=60))
   options = _options(tmp_path, records, optimizer="lamb", learning_rate=1e-2, num_train_steps=30,
@@ -291,6 +297,7 @@ def test_lamb_trains(tmp_path):
     loop.run_pretraining(_options(tmp_path, records, optimizer="sgd"), _one_device())
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
   batches = _batches(8, seed=70)
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), batches)
@@ -369,6 +376,7 @@ def test_multi_worker_two_local_processes(tmp_path):
     np.testing.assert_allclose(float(multi_result[name]), value, rtol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mixed_precision, tolerance", [("bf16", 0.05), ("fp16", 0.01)])
 def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=90))

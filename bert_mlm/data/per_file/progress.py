@@ -23,6 +23,7 @@ class FilesFailedError(UsageError):
 
 @dataclasses.dataclass
 class RunSummary:
+  """What a per-file run did, as its last log line says."""
   files: int  # input files
   written: int
   skipped: int

@@ -25,7 +25,7 @@ from absl import logging
 from bert_mlm.training import dry_run
 from bert_mlm import chinese_words
 from bert_mlm import errors
-from bert_mlm.data import parallel_data
+from bert_mlm.data import per_file
 from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
@@ -121,9 +121,9 @@ def main(_):
       create_pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
                                                FLAGS.vocab_file, options)
     else:
-      parallel_data.create_per_file(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file,
-                                    options, num_workers=FLAGS.num_workers,
-                                    max_memory_mb=FLAGS.max_memory_mb, overwrite=FLAGS.overwrite)
+      per_file.create_per_file(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file, options,
+                               num_workers=FLAGS.num_workers, max_memory_mb=FLAGS.max_memory_mb,
+                               overwrite=FLAGS.overwrite)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,21 @@
 """bert-mlm: Google's original BERT pretraining, faithfully ported to TensorFlow 2 and Keras 3."""
 
+import os
+import re
+
 import setuptools
+
+
+def _version():
+  """`__version__` of bert_mlm/__init__.py, read without importing the package."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bert_mlm", "__init__.py")
+  with open(path, encoding="utf-8") as f:
+    return re.search(r'^__version__ = "([^"]+)"$', f.read(), re.M).group(1)
+
 
 setuptools.setup(
     name="bert-mlm",
-    version="0.1.0",
+    version=_version(),
     description="The original BERT pretraining (data creation, model, run_pretraining) on TF2.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

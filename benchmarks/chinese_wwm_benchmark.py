@@ -36,7 +36,7 @@ import jieba
 
 from bert_mlm import chinese_words
 from bert_mlm import create_pretraining_data
-from tests.reference import original
+from reference import original
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 _ASCII_WORDS = ("Python", "GPU", "iPhone", "AI", "Beijing", "API", "2024", "3.5", "100%")

@@ -30,6 +30,12 @@ _NUM_LOGGED_EXAMPLES = 20
 _MIN_SEQ_LENGTH = 5
 
 
+def check_masked_lm_prob(masked_lm_prob):
+  """Raises UsageError unless 0 < masked_lm_prob <= 1 (here and for --dynamic_masking)."""
+  if not 0.0 < masked_lm_prob <= 1.0:
+    raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % masked_lm_prob)
+
+
 @dataclasses.dataclass(frozen=True)
 class DataOptions:
   """The original's data-creation flags (same names and defaults)."""
@@ -63,8 +69,7 @@ class DataOptions:
           % (self.max_seq_length, _MIN_SEQ_LENGTH))
     if self.max_predictions_per_seq < 0:
       raise UsageError("--max_predictions_per_seq=%d must be >= 0." % self.max_predictions_per_seq)
-    if not 0.0 < self.masked_lm_prob <= 1.0:
-      raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % self.masked_lm_prob)
+    check_masked_lm_prob(self.masked_lm_prob)
     if not 0.0 <= self.short_seq_prob <= 1.0:
       raise UsageError("--short_seq_prob=%r must be in [0, 1]." % self.short_seq_prob)
     if self.dupe_factor < 1:

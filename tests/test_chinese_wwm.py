@@ -16,12 +16,12 @@ from bert_mlm import create_pretraining_data
 from bert_mlm import schema
 from bert_mlm import tokenization
 from bert_mlm.data import parallel_data
-from tests.helpers import REPO, SAMPLE_DATA
-from tests.reference import original
-from tests.reference import original_wwm
+from tests import helpers
+from reference import original
+from reference import original_wwm
 
-_ZH_CORPUS = os.path.join(SAMPLE_DATA, "zh_corpus.txt")
-_ZH_VOCAB = os.path.join(SAMPLE_DATA, "zh_vocab.txt")
+_ZH_CORPUS = os.path.join(helpers.SAMPLE_DATA, "zh_corpus.txt")
+_ZH_VOCAB = os.path.join(helpers.SAMPLE_DATA, "zh_vocab.txt")
 _SMALL = dict(max_seq_length=64, max_predictions_per_seq=10)
 
 
@@ -334,9 +334,9 @@ def test_per_file_mode_equals_single_process_per_file(zh_parts, tmp_path, dynami
 @pytest.mark.slow
 def test_beam_equals_single_process_per_file(zh_parts, tmp_path):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+      [helpers.REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
   result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py"),
+      [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data_beam.py"),
        "--input_file=" + ",".join(zh_parts), "--output_dir=" + str(tmp_path / "beam"),
        "--vocab_file=" + _ZH_VOCAB, "--chinese_whole_word_mask=jieba", "--dupe_factor=2",
        "--random_seed=9", "--max_seq_length=64", "--max_predictions_per_seq=10",
@@ -353,9 +353,9 @@ def _cli(*args, prelude=""):
   script = ("import runpy, sys\n%s"
             "sys.argv = ['create_pretraining_data.py'] + %r\n"
             "runpy.run_path(%r, run_name='__main__')\n"
-            % (prelude, list(args), os.path.join(REPO, "create_pretraining_data.py")))
+            % (prelude, list(args), os.path.join(helpers.REPO, "create_pretraining_data.py")))
   return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                        timeout=120, env=dict(os.environ, PYTHONPATH=REPO))
+                        timeout=120, env=dict(os.environ, PYTHONPATH=helpers.REPO))
 
 
 def test_command_line_flag(tmp_path):

@@ -17,7 +17,9 @@ from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
-from tests.helpers import REPO
+
+# Every test here uses the exported SavedModels, a module fixture of several seconds.
+pytestmark = pytest.mark.slow
 
 _TEXTS = ["The first settlers built houses of stone.", "Roswitha milks the goat at dawn!",
           "By 1387, Lislemouth had grown to 710 people.", "石桥 (stone bridge)"]
@@ -80,7 +82,7 @@ np.savez(outputs_file, **out)
 def exported(tmp_path_factory, sample_vocab):
   """A small random model, its checkpoint, and export_savedmodel.py's output."""
   directory = tmp_path_factory.mktemp("export")
-  config = BertConfig.from_json_file(os.path.join(REPO, "configs", "sample_tiny.json"))
+  config = BertConfig.from_json_file(os.path.join(helpers.REPO, "configs", "sample_tiny.json"))
   keras.utils.set_random_seed(7)
   model = BertPretrainingModel(config)
   # Non-zero biases, so that the test sees them.
@@ -94,10 +96,11 @@ def exported(tmp_path_factory, sample_vocab):
   with open(config_file, "w") as f:
     json.dump(config.to_dict(), f)
   result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "export_savedmodel.py"), "--input_checkpoint=" + prefix,
-       "--bert_config_file=" + config_file, "--vocab_file=" + sample_vocab,
-       "--do_lower_case=True", "--output_dir=" + str(directory / "out"), "--seq_length=32"],
-      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO))
+      [sys.executable, os.path.join(helpers.REPO, "export_savedmodel.py"),
+       "--input_checkpoint=" + prefix, "--bert_config_file=" + config_file,
+       "--vocab_file=" + sample_vocab, "--do_lower_case=True",
+       "--output_dir=" + str(directory / "out"), "--seq_length=32"],
+      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-3000:]
   return model, str(directory / "out"), directory
 

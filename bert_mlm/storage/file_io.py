@@ -40,9 +40,6 @@ def is_remote(path):
   return "://" in path
 
 
-_is_remote = is_remote
-
-
 def canonical_path(path):
   """A key under which two names of the same file compare equal (local symlinks resolved;
   a URL is its own key)."""
@@ -85,16 +82,16 @@ def _gfile():
 
 
 def exists(path):
-  return _gfile().exists(path) if _is_remote(path) else os.path.exists(path)
+  return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
 
 
 def isdir(path):
-  return _gfile().isdir(path) if _is_remote(path) else os.path.isdir(path)
+  return _gfile().isdir(path) if is_remote(path) else os.path.isdir(path)
 
 
 def makedirs(path):
   """Creates directory `path` and its parents if missing (`mkdir -p`)."""
-  if _is_remote(path):
+  if is_remote(path):
     _gfile().makedirs(path)
   else:
     os.makedirs(path, exist_ok=True)
@@ -102,16 +99,16 @@ def makedirs(path):
 
 def listdir(path):
   """Names (not paths) of the entries of directory `path`."""
-  return list(_gfile().listdir(path)) if _is_remote(path) else os.listdir(path)
+  return list(_gfile().listdir(path)) if is_remote(path) else os.listdir(path)
 
 
 def size(path):
   """Size of file `path` in bytes."""
-  return _gfile().stat(path).length if _is_remote(path) else os.path.getsize(path)
+  return _gfile().stat(path).length if is_remote(path) else os.path.getsize(path)
 
 
 def remove(path):
-  if _is_remote(path):
+  if is_remote(path):
     _gfile().remove(path)
   else:
     os.remove(path)
@@ -119,7 +116,7 @@ def remove(path):
 
 def rename(source, destination):
   """Moves `source` to `destination`, replacing it (atomic for local files on one file system)."""
-  if _is_remote(source):
+  if is_remote(source):
     _gfile().rename(source, destination, overwrite=True)
   else:
     os.replace(source, destination)
@@ -127,12 +124,12 @@ def rename(source, destination):
 
 def open_file(path, mode):
   """`open(path, mode)`, through `tf.io.gfile.GFile` for remote paths."""
-  return _gfile().GFile(path, mode) if _is_remote(path) else open(path, mode)
+  return _gfile().GFile(path, mode) if is_remote(path) else open(path, mode)
 
 
 def join(directory, name):
   """`directory/name`; for remote paths too (os.path.join is plain string work on POSIX)."""
-  return directory.rstrip("/") + "/" + name if _is_remote(directory) else os.path.join(
+  return directory.rstrip("/") + "/" + name if is_remote(directory) else os.path.join(
       directory, name)
 
 
@@ -148,7 +145,7 @@ def stale_temporaries(directory, final_names):
   (`gs://`) can't be told from a live writer on another machine, so it is never returned: it is
   ignored (never read, and replaced when its file is written).
   """
-  if _is_remote(directory) or not os.path.isdir(directory):
+  if is_remote(directory) or not os.path.isdir(directory):
     return []
   final_names = set(final_names)
   stale = []
@@ -174,7 +171,7 @@ def _process_alive(pid):
 
 def glob(pattern):
   """Paths matching `pattern`, in the order `tf.io.gfile.glob` returns them."""
-  if _is_remote(pattern):
+  if is_remote(pattern):
     return list(_gfile().glob(pattern))
   if not _GLOB_CHARS.search(pattern):
     return [pattern] if os.path.exists(pattern) else []
@@ -237,8 +234,8 @@ def read_text_lines(path):
     UsageError: `path` does not exist or is a directory, a line is not valid UTF-8 (naming
       the file, line and byte offset), or longer than MAX_LINE_BYTES.
   """
-  opener = _gfile().GFile if _is_remote(path) else open
-  if _is_remote(path):
+  opener = _gfile().GFile if is_remote(path) else open
+  if is_remote(path):
     # Not isdir: on some filesystems (ram://) every prefix of a file's name is a "directory".
     if not _gfile().exists(path):
       raise UsageError("%s: no such file." % path)
@@ -295,7 +292,7 @@ class _OutputFile(object):
     self._f = f
     self.path = path
     self._errors = (OSError,)
-    if _is_remote(path):
+    if is_remote(path):
       # tf.io.gfile raises TensorFlow's errors (already imported for a remote path).
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
       self._errors += (tf.errors.OpError,)
@@ -348,7 +345,7 @@ class AtomicOutputs(object):
   def __enter__(self):
     try:
       for path, temporary in zip(self._paths, self._temporary):
-        if _is_remote(path):
+        if is_remote(path):
           self._files.append(_OutputFile(_gfile().GFile(temporary, "wb"), path))
           continue
         directory = os.path.dirname(path) or "."
@@ -373,7 +370,7 @@ class AtomicOutputs(object):
       for f in self._files:
         f.close()
       for path, temporary in zip(self._paths, self._temporary):
-        if _is_remote(path):
+        if is_remote(path):
           _gfile().rename(temporary, path, overwrite=True)
         else:
           os.replace(temporary, path)
@@ -388,7 +385,7 @@ class AtomicOutputs(object):
         f.close()
     for temporary in self._temporary:
       with contextlib.suppress(Exception):
-        if _is_remote(temporary):
+        if is_remote(temporary):
           if _gfile().exists(temporary):
             _gfile().remove(temporary)
         elif os.path.exists(temporary):

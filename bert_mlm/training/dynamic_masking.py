@@ -44,9 +44,9 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_text as text
 
+from bert_mlm import create_pretraining_data
 from bert_mlm import schema
 from bert_mlm import tokenization
-from bert_mlm.errors import UsageError
 
 _MASK_PROB = 0.8
 _RANDOM_PROB = 0.1
@@ -171,8 +171,7 @@ class DynamicMasking(object):
 
   def __init__(self, vocab, masked_lm_prob=0.15, do_whole_word_mask=False):
     """vocab: ordered {token: id} (tokenization.load_vocab), the one the records were made with."""
-    if not 0.0 < masked_lm_prob <= 1.0:
-      raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % masked_lm_prob)
+    create_pretraining_data.check_masked_lm_prob(masked_lm_prob)
     tokenization.require_tokens(vocab, (tokenization.CLS_TOKEN, tokenization.SEP_TOKEN,
                                         tokenization.MASK_TOKEN), "--vocab_file")
     self.masked_lm_prob = masked_lm_prob

@@ -160,7 +160,7 @@ def run_original_whole_word_mask(input_file, output_file, vocab_file, segmenter=
   """The original's main() with master's --do_whole_word_mask=True (and Chinese words if
   `segmenter` is "jieba" or "whitespace")."""
   from bert import create_pretraining_data  # pylint: disable=g-import-not-at-top
-  from tests.reference import original  # pylint: disable=g-import-not-at-top
+  from reference import original  # pylint: disable=g-import-not-at-top
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
   namespace = dict(vars(create_pretraining_data), FLAGS=_MasterFlags)

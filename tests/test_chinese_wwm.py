@@ -15,7 +15,7 @@ from bert_mlm import chinese_words
 from bert_mlm import create_pretraining_data
 from bert_mlm import schema
 from bert_mlm import tokenization
-from bert_mlm.data import parallel_data
+from bert_mlm.data import per_file
 from tests import helpers
 from reference import original
 from reference import original_wwm
@@ -324,7 +324,7 @@ def _assert_per_file_outputs(parts, output_dir, single_dir, flags):
 def test_per_file_mode_equals_single_process_per_file(zh_parts, tmp_path, dynamic):
   flags = dict(chinese_whole_word_mask="jieba", dupe_factor=2, random_seed=9,
                dynamic_masking=dynamic, **_SMALL)
-  summary = parallel_data.create_per_file(
+  summary = per_file.create_per_file(
       ",".join(zh_parts), str(tmp_path / "out"), _ZH_VOCAB,
       create_pretraining_data.DataOptions(**flags), num_workers=2)
   assert summary.written == 3 and not summary.failed

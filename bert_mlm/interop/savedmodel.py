@@ -1,12 +1,19 @@
 """SavedModels of a checkpoint in the TF Hub BERT convention: an encoder and its preprocessing.
 
-  DIR/encoder         loaded(inputs) -> {pooled_output [B, H], sequence_output [B, S, H],
+  DIR/encoder         loaded(inputs, training=False) -> {pooled_output [B, H],
+                                         sequence_output [B, S, H],
                                          encoder_outputs: L x [B, S, H], default [B, H]}
                       inputs: {input_word_ids, input_mask, input_type_ids}, int32 [B, S]
-                      loaded.mlm(inputs + {masked_lm_positions int32 [B, P]})
+                      loaded.mlm(inputs + {masked_lm_positions int32 [B, P]}, training=False)
                         -> the same outputs + mlm_logits [B, P, V]
-                      signatures "serving_default" and "mlm": the same, as flat dicts of tensors
-                        (encoder_outputs as encoder_outputs_0 .. encoder_outputs_<L-1>)
+                      loaded.variables, .trainable_variables (the encoder's weights, pooler
+                        included), .regularization_losses (empty): TF Hub's reusable
+                        SavedModel API, so hub.KerasLayer(DIR/encoder, trainable=True)
+                        fine-tunes it
+                      loaded.serve(inputs), loaded.call_training(inputs): the two calls as
+                        functions of the inputs alone (keras.layers.TFSMLayer's endpoints)
+                      signatures "serving_default" and "mlm": inference, as flat dicts of
+                        tensors (encoder_outputs as encoder_outputs_0 .. encoder_outputs_<L-1>)
   DIR/preprocessing   loaded.tokenize(strings [B]) -> int32 [B, (words), (pieces)]
                       loaded.bert_pack_inputs([tokenized] or [a, b], seq_length=128)
                         -> {input_word_ids, input_mask, input_type_ids} int32 [B, seq_length]
@@ -15,10 +22,11 @@
 
 Both load with `tf.saved_model.load` where only TensorFlow and tensorflow-text are installed
 (`import tensorflow_text` registers the tokenizer's ops). The encoder computes `modeling.BertModel`
-with the checkpoint's weights (inference: dropout off, there is no training=True trace); the mlm
-logits are the masked LM head's (transform, tied word embeddings, output bias) before the
-log-softmax. The tokenizer is `text_preprocessing.TextTokenizer`: FullTokenizer's ids (see there
-for what still differs), and packing is the original's [CLS] A [SEP] B [SEP].
+with the checkpoint's weights: training=False is inference (no dropout), training=True applies the
+config's dropout (hidden_dropout_prob, attention_probs_dropout_prob) with a fresh mask on each
+call. The mlm logits are the masked LM head's (transform, tied word embeddings, output bias)
+before the log-softmax. The tokenizer is `text_preprocessing.TextTokenizer`: FullTokenizer's ids
+(see there for what still differs), and packing is the original's [CLS] A [SEP] B [SEP].
 
 Each SavedModel is written under a temporary name and renamed into place when complete (on a
 remote file system, where directories can't be renamed, its files are copied with

@@ -35,6 +35,13 @@ setuptools.setup(
             "torch==2.13.0",
             # TensorBoard's own event reader, for the tests that read the scalars back.
             "tensorboard==2.21.0",
+            # The fine-tuning routes, each with its real consumer (tests/test_finetune.py):
+            # TF Hub's KerasLayer (a tf-keras layer), Keras 3's TFSMLayer, keras-hub's BERT.
+            # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools 81 removed.
+            "tensorflow-hub==0.16.1",
+            "tf-keras==2.21.0",
+            "keras-hub==0.32.0",
+            "setuptools==80.9.0",
         ],
         # create_pretraining_data_beam.py. apache-beam 2.77 installs beside TensorFlow 2.21 and
         # NumPy 2.4 but moves protobuf to 6.x (which TensorFlow 2.21 accepts); add

@@ -386,3 +386,74 @@ def test_keras_hub_loads_tokenizes_and_fine_tunes(work):
   # keras-hub's BertBackbone computes the tanh GELU, the original's "gelu": our outputs.
   _assert_keras_models_outputs(work, arrays)
   _assert_fine_tuned(results)
+
+
+def test_transformers_fine_tunes_the_converted_directory(work):
+  """README's transformers route: a sequence classifier on convert_checkpoint.py's directory
+  (its classification head new, the encoder and pooler the checkpoint's)."""
+  import torch  # pylint: disable=g-import-not-at-top
+  import transformers  # pylint: disable=g-import-not-at-top
+  hf_dir, task = str(work["dir"] / "hf"), work["task"]
+  torch.manual_seed(0)
+  tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
+  model = transformers.AutoModelForSequenceClassification.from_pretrained(hf_dir, num_labels=2)
+  encoder = [p for name, p in model.named_parameters() if name.startswith("bert.")]
+  before = [p.detach().clone() for p in encoder]
+
+  def batch(texts):
+    return tokenizer(texts, padding=True, truncation=True, max_length=_SEQ_LENGTH,
+                     return_tensors="pt")
+
+  def accuracy():
+    model.eval()
+    with torch.no_grad():
+      logits = model(**batch(task["test_texts"])).logits.numpy()
+    return float(np.mean(np.argmax(logits, -1) == task["test_labels"]))
+
+  accuracy_before = accuracy()
+  optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+  losses = []
+  for _ in range(4):
+    model.train()
+    epoch = []
+    for start in range(0, len(task["train_texts"]), 16):
+      loss = model(**batch(task["train_texts"][start:start + 16]),
+                   labels=torch.tensor(task["train_labels"][start:start + 16])).loss
+      loss.backward()
+      optimizer.step()
+      optimizer.zero_grad()
+      epoch.append(loss.item())
+    losses.append(float(np.mean(epoch)))
+  _assert_fine_tuned({
+      "encoder_weights_moved": (sum(int(not torch.equal(a, b)) for a, b in zip(before, encoder)),
+                                len(encoder)),
+      "losses": losses, "accuracy": accuracy(), "accuracy_before": accuracy_before})
+
+
+def test_keras_hub_computes_the_tanh_gelu_whatever_the_config_says():
+  """keras-hub's BertBackbone always computes the tanh GELU: on all-MiniLM-L6-v2 (config
+  hidden_act "gelu", transformers' erf form) its sequence output is transformers' with gelu_new,
+  not with the model's own activation (README: 2.5e-3 apart, 4.5e-4 of the largest value)."""
+  import keras_hub  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  import transformers  # pylint: disable=g-import-not-at-top
+  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  model_dir = minilm_checkpoint.minilm_model_dir()
+  with open(os.path.join(model_dir, "config.json")) as f:
+    assert json.load(f)["hidden_act"] == "gelu"
+  tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+  batch = tokenizer(["Roswitha milks the goat at dawn.", _PAIRS[1][1], _ACCENTED[0]],
+                    padding=True, return_tensors="pt")
+  mask = batch["attention_mask"].numpy().astype(bool)
+  backbone = keras_hub.models.BertBackbone.from_preset(model_dir)
+  theirs = np.asarray(backbone({"token_ids": batch["input_ids"].numpy(),
+                                "padding_mask": batch["attention_mask"].numpy(),
+                                "segment_ids": batch["token_type_ids"].numpy()})[
+                                    "sequence_output"])[mask]
+  errors = {}
+  for hidden_act in ("gelu", "gelu_new"):
+    model = transformers.BertModel.from_pretrained(model_dir, hidden_act=hidden_act).eval()
+    with torch.no_grad():
+      want = model(**batch).last_hidden_state.numpy()[mask]
+    errors[hidden_act] = np.max(np.abs(theirs - want)) / np.max(np.abs(want))
+  assert errors["gelu_new"] < 1e-5 < 1e-4 < errors["gelu"], errors

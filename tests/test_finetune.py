@@ -457,3 +457,41 @@ def test_keras_hub_computes_the_tanh_gelu_whatever_the_config_says():
       want = model(**batch).last_hidden_state.numpy()[mask]
     errors[hidden_act] = np.max(np.abs(theirs - want)) / np.max(np.abs(want))
   assert errors["gelu_new"] < 1e-5 < 1e-4 < errors["gelu"], errors
+
+
+def _readme_blocks():
+  """The code blocks of README's "After pretraining" section: (language, text) in order."""
+  with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  section = readme.split("## After pretraining")[1].split("\n## ")[0]
+  parts = section.split("```")
+  return [(part.split("\n", 1)[0].strip(), part.split("\n", 1)[1]) for part in parts[1::2]]
+
+
+def test_readme_after_pretraining_runs(work):
+  """Every command and program of README's "After pretraining", as written, on this module's
+  checkpoint in place of the main job's; the programs in a fresh interpreter without bert_mlm."""
+  blocks = _readme_blocks()
+  assert [language for language, _ in blocks] == ["python", "", "python", "python", "",
+                                                  "python", "python"]
+  directory = work["dir"] / "readme"
+  directory.mkdir()
+  prefix = str(work["dir"] / "model.ckpt")
+
+  def local(text):
+    return text.replace("/tmp/bert_mlm_sample/pretraining", prefix).replace(
+        "/tmp/bert_mlm_sample", str(directory))
+
+  env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+  texts = blocks[0][1]
+  for i, (language, text) in enumerate(blocks[1:]):
+    if language == "python":
+      path = str(directory / ("block_%d.py" % i))
+      with open(path, "w") as f:
+        f.write(_NO_BERT_MLM.split("import json")[0] + texts + local(text))
+      command = [sys.executable, "-I", path]
+    else:
+      command = ["bash", "-c", local(text)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
+                            env=dict(env, PYTHONPATH=REPO) if language != "python" else env)
+    assert result.returncode == 0, (text, result.stderr[-3000:])

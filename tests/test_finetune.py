@@ -8,6 +8,8 @@ hook), as a user's program would:
   - Keras 3: the encoder SavedModel in keras.layers.TFSMLayer (as README's "After pretraining");
   - keras-hub: BertBackbone, BertTokenizer and BertTextClassifier.from_preset on
     convert_checkpoint.py's transformers directory.
+transformers (the same directory, BertForSequenceClassification) runs here; so does the check of
+keras-hub's GELU on all-MiniLM-L6-v2. README's "After pretraining" runs as written.
 The task is cut from the sample corpus: which of two kinds of document (a weather diary, a market
 day) a sentence comes from, held-out documents for the accuracy. The encoder is a random tiny
 model (configs/sample_tiny.json): what is tested is that fine-tuning reaches and moves its weights,
@@ -23,7 +25,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
@@ -44,7 +45,7 @@ _ACCENTED = ["Café au lait at Noël.", "Chloé and Zoë sold jugs.", "RÉSUMÉ 
 _PAIRS = [("Roswitha gets up at dawn.", "Then she brushes the horse, and sings an old song."),
           ("It was market day in Dunmere.", "Cato sold 16 jugs in Dunmere for 64 coins. " * 4)]
 
-# Prepended to every child script: nothing of this package can be imported there.
+# Opens every child script: nothing of this package can be imported there.
 _NO_BERT_MLM = r'''
 import sys
 sys.modules["bert_mlm"] = None
@@ -54,6 +55,9 @@ except ImportError:
   pass
 else:
   raise SystemExit("bert_mlm is importable")
+'''
+# Then, for the routes' scripts: the task, the fixed inputs, and what the test reads back.
+_CHILD_PRELUDE = r'''
 import json
 import numpy as np
 work_dir = sys.argv[1]
@@ -153,7 +157,7 @@ def _run(work, name, script):
   directory = work["dir"]
   path = str(directory / (name + ".py"))
   with open(path, "w") as f:
-    f.write(_NO_BERT_MLM + script + "\nsave()\n")
+    f.write(_NO_BERT_MLM + _CHILD_PRELUDE + script + "\nsave()\n")
   env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
   result = subprocess.run([sys.executable, "-I", path, str(directory)], capture_output=True,
                           text=True, cwd=str(directory), env=env)
@@ -187,7 +191,6 @@ def _assert_keras_models_outputs(work, arrays):
 _TF_HUB = r'''
 import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # hub.KerasLayer is a tf-keras (Keras 2) layer
-import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # registers the preprocessing's ops
 import tf_keras
@@ -261,7 +264,6 @@ def test_tf_hub_keras_layer_fine_tunes_the_encoder(work):
 
 _KERAS_3 = r'''
 import keras
-import tensorflow as tf
 import tensorflow_text  # registers the preprocessing's ops
 
 export = work_dir + "/export"
@@ -488,7 +490,7 @@ def test_readme_after_pretraining_runs(work):
     if language == "python":
       path = str(directory / ("block_%d.py" % i))
       with open(path, "w") as f:
-        f.write(_NO_BERT_MLM.split("import json")[0] + texts + local(text))
+        f.write(_NO_BERT_MLM + texts + local(text))
       command = [sys.executable, "-I", path]
     else:
       command = ["bash", "-c", local(text)]

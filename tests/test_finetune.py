@@ -191,6 +191,7 @@ def _assert_keras_models_outputs(work, arrays):
 _TF_HUB = r'''
 import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # hub.KerasLayer is a tf-keras (Keras 2) layer
+import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # registers the preprocessing's ops
 import tf_keras
@@ -264,6 +265,7 @@ def test_tf_hub_keras_layer_fine_tunes_the_encoder(work):
 
 _KERAS_3 = r'''
 import keras
+import tensorflow as tf
 import tensorflow_text  # registers the preprocessing's ops
 
 export = work_dir + "/export"

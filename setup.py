@@ -48,6 +48,13 @@ setuptools.setup(
             "tensorboard==2.21.0",
             # The Chinese whole-word masking tests (the zh extra).
             "jieba==0.42.1",
+            # The fine-tuning routes, each with its real consumer (tests/test_finetune.py):
+            # TF Hub's KerasLayer (a tf-keras layer), Keras 3's TFSMLayer, keras-hub's BERT.
+            # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools 81 removed.
+            "tensorflow-hub==0.16.1",
+            "tf-keras==2.21.0",
+            "keras-hub==0.32.0",
+            "setuptools==80.9.0",
         ],
         # create_pretraining_data.py --chinese_whole_word_mask=jieba: the word segmenter
         # (pure Python).

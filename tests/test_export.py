@@ -56,6 +56,21 @@ for i, layer in enumerate(called["encoder_outputs"]):
   out["call_encoder_outputs_%d" % i] = layer.numpy()
 mlm = encoder.mlm(dict(encoder_inputs, masked_lm_positions=tf.constant(inputs["positions"])))
 out["mlm_logits"] = mlm["mlm_logits"].numpy()
+# training=True: dropout, a fresh mask each call; the same weights.
+inference = called["sequence_output"].numpy()
+training = [encoder(encoder_inputs, training=True)["sequence_output"].numpy() for _ in range(20)]
+out["dropout_mean_abs_change"] = np.mean([np.abs(t - inference).mean() for t in training])
+out["dropout_calls_differ"] = np.abs(training[0] - training[1]).max()
+out["call_again_sequence_output"] = encoder(encoder_inputs)["sequence_output"].numpy()
+out["serve_pooled_output"] = encoder.serve(encoder_inputs)["pooled_output"].numpy()
+out["call_training_differs"] = np.abs(
+    encoder.call_training(encoder_inputs)["pooled_output"].numpy() - out["serve_pooled_output"]).max()
+mlm_training = encoder.mlm(dict(encoder_inputs, masked_lm_positions=tf.constant(inputs["positions"])),
+                           training=True)
+out["mlm_training_differs"] = np.abs(mlm_training["mlm_logits"].numpy() - out["mlm_logits"]).max()
+out["num_variables"] = len(encoder.variables)
+out["trainable_names"] = np.array(sorted(v.name for v in encoder.trainable_variables))
+out["num_regularization_losses"] = len(encoder.regularization_losses)
 signature = encoder.signatures["mlm"](masked_lm_positions=tf.constant(inputs["positions"]),
                                       **encoder_inputs)
 for k, v in signature.items():
@@ -148,6 +163,28 @@ def test_encoder_outputs_equal_the_keras_models(exported, fresh_process_outputs)
     for i, layer in enumerate(want["all_encoder_layers"]):
       np.testing.assert_allclose(out[prefix + "encoder_outputs_%d" % i], layer, atol=1e-5)
   assert "call_encoder_outputs_%d" % model.config.num_hidden_layers not in out
+
+
+def test_training_applies_the_configs_dropout(exported, fresh_process_outputs):
+  """TF Hub's reusable SavedModel API: training=True is dropout at the config's rates (the mean
+  change it makes is our Keras model's, within sampling noise), a new mask per call;
+  training=False is deterministic; every encoder weight (the pooler's too) is trainable."""
+  model, _, _ = exported
+  inputs, out = fresh_process_outputs
+  args = [tf.constant(inputs[k]) for k in ("input_word_ids", "input_mask", "input_type_ids")]
+  inference = model.bert(*args, training=False)["sequence_output"].numpy()
+  ours = np.mean([np.abs(model.bert(*args, training=True)["sequence_output"].numpy() -
+                         inference).mean() for _ in range(20)])
+  assert 0.85 < out["dropout_mean_abs_change"] / ours < 1.15, (out["dropout_mean_abs_change"],
+                                                               ours)
+  assert out["dropout_calls_differ"] > 1e-2
+  np.testing.assert_array_equal(out["call_again_sequence_output"], out["call_sequence_output"])
+  np.testing.assert_allclose(out["serve_pooled_output"], out["call_pooled_output"], atol=1e-6)
+  assert out["call_training_differs"] > 1e-3 and out["mlm_training_differs"] > 1e-3
+  assert out["num_variables"] == len(model.variables)  # the heads and the dropout seeds too
+  assert out["trainable_names"].tolist() == sorted(
+      v.value.name for v in model.bert.trainable_weights)
+  assert len(out["trainable_names"]) == 39 and out["num_regularization_losses"] == 0
 
 
 def test_mlm_logits_are_the_heads(exported, fresh_process_outputs):

@@ -83,6 +83,7 @@ class _Workers(object):
     self.logs = [os.path.join(str(log_dir), "run%d-worker%d.log" % (launch, i))
                  for i in range(self.count)]
     self.processes = []
+    self.exited_at = {}
     limits = file_size_limits or {}
     for index in range(self.count):
       env = dict(os.environ, PYTHONPATH=REPO, TF_CONFIG=json.dumps(
@@ -113,14 +114,28 @@ class _Workers(object):
       time.sleep(0.02)
 
   def wait(self, seconds):
-    """Every worker's exit status; fails when one still runs after `seconds`."""
+    """Every worker's exit status; fails when one still runs after `seconds`. Notes when each
+    exited (`exited_at`), polling every 20 ms."""
     deadline = time.time() + seconds
-    for index, process in enumerate(self.processes):
-      try:
-        process.wait(timeout=max(0.1, deadline - time.time()))
-      except subprocess.TimeoutExpired:
-        pytest.fail("worker %d still runs after %d s: %s" % (index, seconds, self.tail(index)))
+    while any(p.poll() is None for p in self.processes):
+      for index, process in enumerate(self.processes):
+        if process.poll() is not None and index not in self.exited_at:
+          self.exited_at[index] = time.time()
+      if time.time() > deadline:
+        running = [i for i, p in enumerate(self.processes) if p.poll() is None]
+        pytest.fail("worker(s) %s still run after %d s: %s" % (
+            running, seconds, self.tail(running[0])))
+      time.sleep(0.02)
+    for index in range(self.count):
+      self.exited_at.setdefault(index, time.time())
     return [process.returncode for process in self.processes]
+
+  def report_stop(self, fault, since=None):
+    """Prints how long the last worker took to exit after `since` (default: the first exit)."""
+    since = min(self.exited_at.values()) if since is None else since
+    print("\n%s: every worker stopped %.1f s after %s" % (
+        fault, max(self.exited_at.values()) - since,
+        "the first exited" if since == min(self.exited_at.values()) else "the fault"))
 
   def log(self, index):
     with open(self.logs[index]) as f:
@@ -236,7 +251,7 @@ def test_sigterm_to_one_worker_stops_all_at_the_same_step(data, whole, tmp_path)
     os.kill(workers.processes[1].pid, signal.SIGTERM)
     faulted = time.time()
     statuses = workers.wait(_STOP_BOUND_SECONDS)
-    print("\nSIGTERM to worker 1: every worker stopped %.1f s after" % (time.time() - faulted))
+    workers.report_stop("SIGTERM to worker 1", since=faulted)
     assert statuses == [75, 75], workers.tail(0) + workers.tail(1)
     steps = [int(re.fullmatch(r"run_pretraining\.py: preempted: stopped at step (\d+) \(.*\); "
                               r"rerun the same command to resume\.", workers.last_line(i))
@@ -274,6 +289,7 @@ def test_corrupt_shard_on_one_worker_stops_all_with_its_line(data, tmp_path):
   with _Workers(tmp_path, [_flags(data, out, input_file=p) for p in paths]) as workers:
     statuses = workers.wait(2 * _START_SECONDS)
     assert statuses == [65, 65], workers.tail(0) + workers.tail(1)
+    workers.report_stop("a corrupt record on worker 1")
     own = ("%s: byte %d: the record's data fail their CRC check (corrupt bytes); training "
            "stopped after step 5 (the chief saves the checkpoint); repair or remove the file "
            "and rerun to resume, or rerun with --skip_corrupt_records to read past corrupt "
@@ -311,6 +327,7 @@ def test_chief_cannot_write_stops_every_worker(data, whole, tmp_path):
   with _Workers(tmp_path, [_flags(data, out)] * 2, file_size_limits={0: limit}) as workers:
     statuses = workers.wait(2 * _START_SECONDS)
     assert statuses == [74, 74], workers.tail(0) + workers.tail(1)
+    workers.report_stop("the chief's full disk")
     own = ("Cannot save checkpoint %s: File too large. The previous checkpoint %s and the "
            "`checkpoint` file naming it are intact: free space (or repair %s) and rerun to "
            "resume from it." % (out / ("model.ckpt-%d" % (start + _SAVE_EVERY)),

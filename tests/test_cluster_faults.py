@@ -211,36 +211,39 @@ def _rerun_and_compare(data, tmp_path, out, resume_step):
   _assert_same_as_whole(data, out)
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGSTOP],
-                         ids=["killed", "frozen"])
-def test_lost_worker_stops_the_others_with_one_line(data, whole, tmp_path, signal_number):
+@pytest.mark.parametrize("victim, signal_number", [
+    (1, signal.SIGKILL), (1, signal.SIGSTOP), (0, signal.SIGKILL)],
+                         ids=["worker_killed", "worker_frozen", "chief_killed"])
+def test_lost_worker_stops_the_others_with_one_line(data, whole, tmp_path, victim,
+                                                    signal_number):
   """SIGKILL (the process dies, its connections close) or SIGSTOP (a machine gone silent: only
-  the heartbeat tells): the chief stops within the bound, naming worker 1, status 69, no new
-  checkpoint; every worker rerun resumes and ends as the uninterrupted run."""
+  the heartbeat tells) of worker 1, or SIGKILL of the chief (where the coordination service
+  runs): the other stops within the bound, naming the lost one, status 69, no new checkpoint;
+  every worker rerun resumes and ends as the uninterrupted run."""
   out = tmp_path / "out"
+  survivor = 1 - victim
   with _Workers(tmp_path, [_flags(data, out)] * 2) as workers:
     workers.wait_for(str(out / ("model.ckpt-%d.index" % _SAVE_EVERY)))
-    os.kill(workers.processes[1].pid, signal_number)
+    os.kill(workers.processes[victim].pid, signal_number)
     faulted = time.time()
     deadline = faulted + _STOP_BOUND_SECONDS
-    while workers.processes[0].poll() is None and time.time() < deadline:
-      time.sleep(0.05)
-    stopped = time.time() - faulted
-    print("\n%s: the chief stopped %.1f s after worker 1's fault" % (
-        signal.Signals(signal_number).name, stopped))
-    assert workers.processes[0].poll() == 69, workers.tail(0)
-    line = workers.last_line(0)
+    while workers.processes[survivor].poll() is None and time.time() < deadline:
+      time.sleep(0.02)
+    print("\n%s of worker %d: worker %d stopped %.1f s after" % (
+        signal.Signals(signal_number).name, victim, survivor, time.time() - faulted))
+    assert workers.processes[survivor].poll() == 69, workers.tail(survivor)
+    line = workers.last_line(survivor)
     assert re.fullmatch(
         r"run_pretraining\.py: worker lost: %s was lost \(TensorFlow: .+\); this worker "
         r"stopped at step (\d+)\. The last checkpoint is %s; rerun every worker to resume\." % (
-            re.escape(workers.name(1)), re.escape(str(out) + "/model.ckpt-") + r"\d+"),
+            re.escape(workers.name(victim)), re.escape(str(out) + "/model.ckpt-") + r"\d+"),
         line), line
     at_step = int(re.search(r"stopped at step (\d+)", line).group(1))
     assert _SAVE_EVERY <= at_step < _STEPS
   _assert_complete_checkpoints(out)
   resume_step = _latest_step(out)
   assert resume_step == at_step // _SAVE_EVERY * _SAVE_EVERY  # nothing saved on the way out
-  if signal_number == signal.SIGKILL:  # (the rerun is the same after either)
+  if (victim, signal_number) == (1, signal.SIGKILL):  # (the rerun is the same after any)
     _rerun_and_compare(data, tmp_path, out, resume_step)
 
 

@@ -113,7 +113,10 @@ def check_same_run(strategy, options, local_checks):
   except errors.UsageError as e:
     mine = {"error": str(e), "kind": type(e).__name__}
   job, index = _this_task(strategy)
-  context.context().set_config_key_value(_RUN_KEY % (job, index), json.dumps(mine))
+  # As the others will read it (tuples become lists); an option JSON can't hold, by its kind.
+  encoded = json.dumps(mine, default=lambda value: type(value).__name__)
+  mine = json.loads(encoded)
+  context.context().set_config_key_value(_RUN_KEY % (job, index), encoded)
   runs = {}
   for task in _tasks(strategy):
     runs[task] = (mine if task == (job, index) else json.loads(

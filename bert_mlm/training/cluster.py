@@ -107,27 +107,33 @@ def check_same_run(strategy, options, local_checks):
   if not in_cluster(strategy):
     local_checks()
     return
+  failure = None
   try:
     local_checks()
     mine = {"run": _run_fingerprint(options)}
-  except errors.UsageError as e:
-    mine = {"error": str(e), "kind": type(e).__name__}
+  except Exception as e:  # pylint: disable=broad-except
+    failure = e  # the others are told, then it is raised (a bug keeps its traceback)
+    mine = {"error": " ".join(str(e).split()) or type(e).__name__, "kind": type(e).__name__}
   job, index = _this_task(strategy)
   # As the others will read it (tuples become lists); an option JSON can't hold, by its kind.
   encoded = json.dumps(mine, default=lambda value: type(value).__name__)
-  mine = json.loads(encoded)
   context.context().set_config_key_value(_RUN_KEY % (job, index), encoded)
+  if failure is not None:
+    raise failure
   runs = {}
   for task in _tasks(strategy):
-    runs[task] = (mine if task == (job, index) else json.loads(
-        context.context().get_config_key_value(
-            _RUN_KEY % task, timeout_in_ms=distribute.REGISTER_TIMEOUT_SECONDS * 1000)))
+    runs[task] = json.loads(encoded if task == (job, index) else
+                            context.context().get_config_key_value(
+                                _RUN_KEY % task,
+                                timeout_in_ms=distribute.REGISTER_TIMEOUT_SECONDS * 1000))
   chief = _tasks(strategy)[0]
   for task, run in runs.items():  # the same order and so the same error on every worker
     if "error" in run:
-      error = getattr(errors, run["kind"], errors.UsageError)
-      raise error(run["error"] if task == (job, index) else
-                  "%s: %s" % (task_name(*task), run["error"]))
+      kind = getattr(errors, run["kind"], None)
+      if isinstance(kind, type) and issubclass(kind, errors.UsageError):
+        raise kind("%s: %s" % (task_name(*task), run["error"]))
+      raise errors.WorkerLost("%s failed before step 1: %s: %s" % (
+          task_name(*task), run["kind"], run["error"]))
   for task, run in runs.items():
     differences = ["%s=%s (the chief's: %s)" % (name, json.dumps(value),
                                                json.dumps(runs[chief]["run"].get(name)))
@@ -160,7 +166,7 @@ class stop_together(object):  # pylint: disable=invalid-name
   def __exit__(self, exc_type, exc, traceback):
     if exc is None or not in_cluster(self.run.strategy) or isinstance(exc, errors.Preempted):
       return False
-    if isinstance(exc, tf.errors.OpError) and _from_another_worker(exc, self.run.strategy):
+    if isinstance(exc, tf.errors.OpError) and _from_another_worker(exc):
       raise self._other_workers_error(exc) from None
     if isinstance(exc, Exception):
       self._tell_the_others(exc)
@@ -216,7 +222,7 @@ class stop_together(object):  # pylint: disable=invalid-name
     return "The last checkpoint is %s; rerun every worker to resume." % self._latest()
 
 
-def _from_another_worker(exc, strategy):
+def _from_another_worker(exc):
   """Whether a TensorFlow error is another worker's stop reaching this one (through an aborted
   collective, the coordination service, or a collective's timeout)."""
   message = str(exc.message)

@@ -17,9 +17,9 @@ Exit statuses (the sysexits.h names):
    1  bad input (UsageError), found before any step
   65  bad training/evaluation data met mid-run (DataError; EX_DATAERR): repair or remove the
       file named, or rerun with --skip_corrupt_records; the rerun resumes
-  74  an output could not be written (WriteError; EX_IOERR): free space, rerun to resume
   69  multi-worker: another worker was lost (killed, crashed, unreachable) or failed for a reason
       of its own (WorkerLost; EX_UNAVAILABLE): rerun every worker to resume
+  74  an output could not be written (WriteError; EX_IOERR): free space, rerun to resume
   75  preempted, rerun to resume (Preempted; EX_TEMPFAIL)
 """
 
@@ -65,8 +65,8 @@ class WorkerLost(Exception):
 
 @contextlib.contextmanager
 def one_line_errors(program):
-  """Turns a UsageError, Preempted or WorkerLost raised inside into `<program>: <kind>: <message>` and the
-  exception's exit status."""
+  """Turns a UsageError, Preempted or WorkerLost raised inside into `<program>: <kind>:
+  <message>` and the exception's exit status."""
   try:
     yield
   except UsageError as e:

@@ -41,7 +41,9 @@ _TASK = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")
 # Marks the message a worker sends the others when it stops on an error of its own.
 _NOTE = "bert_mlm-stopped:"
 _RUN_KEY = "bert_mlm/run/%s/%d"
-_ERROR_CODES = {errors.DataError: tf.errors.DATA_LOSS, errors.WriteError: tf.errors.RESOURCE_EXHAUSTED}
+# The code the others' aborted collectives carry (the message says the kind).
+_ERROR_CODES = {errors.DataError: tf.errors.DATA_LOSS,
+                errors.WriteError: tf.errors.RESOURCE_EXHAUSTED}
 
 
 def in_cluster(strategy):

@@ -17,6 +17,8 @@ Exit statuses (the sysexits.h names):
    1  bad input (UsageError), found before any step
   65  bad training/evaluation data met mid-run (DataError; EX_DATAERR): repair or remove the
       file named, or rerun with --skip_corrupt_records; the rerun resumes
+  69  multi-worker: another worker was lost (killed, crashed, unreachable) or failed for a reason
+      of its own (WorkerLost; EX_UNAVAILABLE): rerun every worker to resume
   74  an output could not be written (WriteError; EX_IOERR): free space, rerun to resume
   75  preempted, rerun to resume (Preempted; EX_TEMPFAIL)
 """
@@ -54,10 +56,17 @@ class Preempted(Exception):
   exit_status = 75
 
 
+class WorkerLost(Exception):
+  """Multi-worker training: another worker stopped answering (killed, crashed, its machine gone)
+  or stopped on an error of its own, so this one cannot go on. The message names that worker
+  (task and address) and what TensorFlow or the worker reported, and the last checkpoint."""
+  exit_status = 69
+
+
 @contextlib.contextmanager
 def one_line_errors(program):
-  """Turns a UsageError or Preempted raised inside into `<program>: <kind>: <message>` and the
-  exception's exit status."""
+  """Turns a UsageError, Preempted or WorkerLost raised inside into `<program>: <kind>:
+  <message>` and the exception's exit status."""
   try:
     yield
   except UsageError as e:
@@ -65,4 +74,7 @@ def one_line_errors(program):
     sys.exit(e.exit_status)
   except Preempted as e:
     print("%s: preempted: %s" % (program, e), file=sys.stderr)
+    sys.exit(e.exit_status)
+  except WorkerLost as e:
+    print("%s: worker lost: %s" % (program, e), file=sys.stderr)
     sys.exit(e.exit_status)

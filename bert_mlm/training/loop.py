@@ -27,6 +27,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from bert_mlm.storage import checkpoints
+from bert_mlm.training import cluster
 from bert_mlm.training import data_faults
 from bert_mlm.training import distribute
 from bert_mlm.training import evaluation
@@ -338,21 +339,25 @@ def write_eval_summaries(output_dir, result):
   writer.close()
 
 
-def run_pretraining(options, strategy):
-  """The whole job: validate, then train and/or evaluate. Returns (train history, eval result)."""
+def _check_before_any_step(options, strategy):
   options.validate(strategy.num_replicas_in_sync)
   if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
     raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
   checkpoints.check_writable(options.output_dir)  # creates it; before any variable or step
   input_pipeline.check_records(options.input_files, options.max_seq_length,
                                options.max_predictions_per_seq, masking=options.dynamic_masking)
+
+
+def run_pretraining(options, strategy):
+  """The whole job: validate, then train and/or evaluate. Returns (train history, eval result)."""
+  cluster.check_same_run(strategy, options, lambda: _check_before_any_step(options, strategy))
   if options.seed is not None:
     keras.utils.set_random_seed(options.seed)
   run = Pretraining(options, strategy)
   if options.init_checkpoint:
     # Fail before any step on an init checkpoint of another shape (even when resuming).
     checkpoints.check_shapes(run.variables, checkpoints.CheckpointReader(options.init_checkpoint))
-  with run.preemption:
+  with run.preemption, cluster.stop_together(run, options.output_dir, options.do_train):
     history = train(run, options) if options.do_train else None
     result = evaluate(run, options, trained=options.do_train) if options.do_eval else None
   return history, result

@@ -26,8 +26,9 @@ from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError
 
 _NUM_LOGGED_EXAMPLES = 20
-# Progress lines (at most every 30 s) for inputs of at least this many bytes; characters read
-# between two looks at the clock.
+# Progress lines, at most every _PROGRESS_SECONDS, for inputs of at least _PROGRESS_MIN_BYTES;
+# characters read between two looks at the clock.
+_PROGRESS_SECONDS = 30.0
 _PROGRESS_MIN_BYTES = 4 * 10**6
 _PROGRESS_CHECK_CHARS = 10**6
 # [CLS] A [SEP] B [SEP] with at least one token in A and in B.
@@ -165,7 +166,8 @@ def _reading_progress(input_files):
     total = sum(file_io.size(path) for path in input_files)
   except (OSError, ValueError):  # a missing file: reading names it
     return None
-  return progress.Progress(total) if total >= _PROGRESS_MIN_BYTES else None
+  return (progress.Progress(total, interval=_PROGRESS_SECONDS) if total >= _PROGRESS_MIN_BYTES
+          else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,15 +416,15 @@ def write_instances(instances, files, tokenizer):
   writes = [f.write for f in files]
   num_files = len(files)
   frame = tfrecord.frame
-  written = progress.Progress(len(instances))
+  written = progress.Progress(len(instances), interval=_PROGRESS_SECONDS)
   for index, serialized in enumerate(instances):
     writes[index % num_files](frame(serialized))
     if index < _NUM_LOGGED_EXAMPLES:
       _log_example(serialized, tokenizer)
-    elif index % 10000 == 0:  # the clock every 10000 instances; a line at most every 30 s
+    elif index % 10000 == 0:  # the clock every 10000 instances
       written.update(index)
       if written.due():
-        logging.info("Wrote %s instances", written.line())
+        logging.info("Wrote %s instances, %s", written.counts(), written.eta_text())
   logging.info("Wrote %d total instances", len(instances))
   return len(instances)
 

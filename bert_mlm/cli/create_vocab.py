@@ -30,9 +30,9 @@ command.define_flags(vocab_learning.VocabOptions, {
     "num_unused_tokens": "[unusedN] tokens between [PAD] and [UNK]; with the default 99 the "
                          "special tokens get the released vocabularies' ids ([UNK]=100 .. "
                          "[MASK]=103).",
-    "lower_thresh": "Learner: lowest piece frequency the threshold search tries first; if the "
-                    "vocabulary is still short of --vocab_size, the search goes on down to 1 "
-                    "(a piece seen once).",
+    "lower_thresh": "Learner: lowest piece frequency the threshold search may try; if the "
+                    "vocabulary is still short of --vocab_size there, the pieces learned at each "
+                    "lower threshold are added, down to 1 (a piece seen once).",
     "upper_thresh": "Learner: highest piece frequency the threshold search may try.",
     "num_iterations": "Learner: refinement passes at each threshold.",
     "max_input_tokens": "Learner: the most frequent distinct words considered (-1: all).",

@@ -24,7 +24,6 @@ setuptools.setup(
     package_dir={"bert_mlm.sample_data": "sample_data", "bert_mlm.configs": "configs"},
     package_data={"bert_mlm.sample_data": ["corpus.txt", "vocab.txt", "README.md"],
                   "bert_mlm.configs": ["*.json", "README.md"]},
-    exclude_package_data={"bert_mlm.sample_data": ["*.py"]},
     entry_points={"console_scripts": [
         "bert-mlm-%s = bert_mlm.cli.%s:main" % (name.replace("_", "-"), name)
         for name in COMMANDS]},

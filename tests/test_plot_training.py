@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests import helpers
 
@@ -20,7 +21,7 @@ def _plot(*flags, prelude=""):
                         env=dict(os.environ, PYTHONPATH=helpers.REPO))
 
 
-def _write_run(output_dir, num_steps=300):
+def _write_run(output_dir, num_steps=100):
   """Event files as run_pretraining writes them (its own scalar writer), with an eval point."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from bert_mlm.training import loop  # pylint: disable=g-import-not-at-top
@@ -28,17 +29,20 @@ def _write_run(output_dir, num_steps=300):
   steps = np.arange(1, num_steps + 1)
   with writer.as_default():
     for step in steps:
-      masked = 7.0 * np.exp(-step / 80.0) + 2.0
+      masked = 7.0 * np.exp(-step / 30.0) + 2.0
       loop._scalar("masked_lm_loss", masked, step)  # pylint: disable=protected-access
-      loop._scalar("next_sentence_loss", 0.7 * np.exp(-step / 50.0), step)  # pylint: disable=protected-access
-      loop._scalar("total_loss", masked + 0.7 * np.exp(-step / 50.0), step)  # pylint: disable=protected-access
-      loop._scalar("learning_rate", 1e-3 * min(step / 30.0, (num_steps - step) / 270.0), step)  # pylint: disable=protected-access
+      next_sentence = 0.7 * np.exp(-step / 20.0)
+      loop._scalar("next_sentence_loss", next_sentence, step)  # pylint: disable=protected-access
+      loop._scalar("total_loss", masked + next_sentence, step)  # pylint: disable=protected-access
+      learning_rate = 1e-3 * min(step / 10.0, (num_steps - step) / 90.0)
+      loop._scalar("learning_rate", learning_rate, step)  # pylint: disable=protected-access
   writer.close()
   loop.write_eval_summaries(output_dir, dict(
       global_step=num_steps, loss=2.4, masked_lm_loss=2.3, masked_lm_accuracy=0.6,
       next_sentence_loss=0.1, next_sentence_accuracy=0.95))
 
 
+@pytest.mark.slow
 def test_plot_of_a_run(tmp_path):
   run = str(tmp_path / "run")
   _write_run(run)
@@ -56,6 +60,7 @@ def test_plot_of_a_run(tmp_path):
   helpers.check_png(str(tmp_path / "curves.png"))
 
 
+@pytest.mark.slow
 def test_errors_are_one_clear_line(tmp_path):
   empty = tmp_path / "empty"
   empty.mkdir()

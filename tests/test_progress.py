@@ -4,6 +4,7 @@
 import re
 
 from absl import logging
+import pytest
 
 from bert_mlm import create_pretraining_data
 from bert_mlm import progress
@@ -60,6 +61,7 @@ def _logged(caplog_records):
   return [r.getMessage() for r in caplog_records]
 
 
+@pytest.mark.slow
 def test_data_creation_progress_on_a_big_input(tmp_path, sample_corpus, sample_vocab,
                                                monkeypatch, caplog):
   with open(sample_corpus, encoding="utf-8") as f:

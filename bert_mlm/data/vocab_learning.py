@@ -196,6 +196,7 @@ def learn_vocab(counts, options):
         slack_ratio=options.slack_ratio, include_joiner_token=True, joiner=_JOINER)
 
   learned = learn(options.lower_thresh, options.upper_thresh)
+  lowest_thresh = options.lower_thresh  # the lowest threshold whose pieces are in `learned`
   if (len(learned) < options.vocab_size * (1.0 - options.slack_ratio)
       and options.lower_thresh > 1):
     # Short of the size at the lowest threshold searched: the text's rarer pieces make up the
@@ -212,6 +213,7 @@ def learn_vocab(counts, options):
       if len(learned) >= options.vocab_size:
         break
       added = [token for token in learn(thresh, thresh) if token not in kept]
+      lowest_thresh = thresh
       learned += added
       kept.update(added)
       logging.info("Threshold %d adds %d pieces (%d tokens).", thresh, len(added),
@@ -220,9 +222,12 @@ def learn_vocab(counts, options):
   logging.info("Learned %d tokens (%d special); %d [unusedK] appended, %d pieces dropped to fit "
                "--vocab_size=%d.", len(learned) - len(reserved), len(reserved), num_filled,
                num_dropped, options.vocab_size)
-  if num_filled:
-    logging.info("The text supplies %d distinct pieces at most: %d [unusedK] fill the rest.",
-                 len(learned) - len(reserved), num_filled)
+  if num_filled and lowest_thresh == 1:
+    logging.info("The text has no further pieces (down to pieces seen once): %d [unusedK] fill "
+                 "the rest.", num_filled)
+  elif num_filled:
+    logging.info("Within --slack_ratio=%g of the size: %d [unusedK] fill the rest.",
+                 options.slack_ratio, num_filled)
   return tokens
 
 

@@ -219,9 +219,10 @@ def learn_vocab(counts, options):
       logging.info("Threshold %d adds %d pieces (%d tokens).", thresh, len(added),
                    len(learned) - len(reserved))
   tokens, num_filled, num_dropped = fit_to_size(learned, reserved, options.vocab_size)
-  logging.info("Learned %d tokens (%d special); %d [unusedK] appended, %d pieces dropped to fit "
-               "--vocab_size=%d.", len(learned) - len(reserved), len(reserved), num_filled,
-               num_dropped, options.vocab_size)
+  logging.info("Learned %d tokens (beside %d special); %d [unusedK] appended, %d less frequent "
+               "pieces dropped to fit --vocab_size=%d.",
+               len(tokens) - len(reserved) - num_filled, len(reserved), num_filled, num_dropped,
+               options.vocab_size)
   if num_filled and lowest_thresh == 1:
     logging.info("The text has no further pieces (down to pieces seen once): %d [unusedK] fill "
                  "the rest.", num_filled)

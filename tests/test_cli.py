@@ -94,21 +94,20 @@ def test_script_module_and_help_agree(tmp_path):
 def test_beam_dry_run_checks_and_writes_nothing(tmp_path):
   """The Beam command's --dry_run (its own flag) checks the per-file run without Beam."""
   out = tmp_path / "records"
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py"), "--dry_run",
-       "--input_file=" + os.path.join(REPO, "sample_data", "corpus.txt"),
-       "--vocab_file=" + os.path.join(REPO, "sample_data", "vocab.txt"),
-       "--output_dir=" + str(out), "--runner=DirectRunner"],
-      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO), timeout=300)
+
+  def dry_run(*flags):
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py"), "--dry_run",
+         "--input_file=" + os.path.join(REPO, "sample_data", "corpus.txt"),
+         "--vocab_file=" + os.path.join(REPO, "sample_data", "vocab.txt"),
+         "--output_dir=" + str(out)] + list(flags),
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO), timeout=300)
+
+  result = dry_run("--runner=DirectRunner")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "dry run" in result.stderr.lower(), result.stderr[-2000:]
   assert not out.exists() or not os.listdir(str(out))
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py"), "--dry_run",
-       "--input_file=" + os.path.join(REPO, "sample_data", "corpus.txt"),
-       "--vocab_file=" + os.path.join(REPO, "sample_data", "vocab.txt"),
-       "--output_dir=" + str(out), "--max_seq_length=3"],
-      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO), timeout=300)
+  result = dry_run("--max_seq_length=3")
   assert result.returncode != 0 and "--max_seq_length=3 is too small" in result.stderr
 
 

@@ -521,7 +521,7 @@ def test_unwritable_output_dir_is_an_error_before_any_variable(data, tmp_path, c
   def no_model(*args, **kwargs):
     raise AssertionError("a model was built")
 
-  monkeypatch.setattr(training, "Pretraining", no_model)
+  monkeypatch.setattr(loop, "Pretraining", no_model)
   a_file = tmp_path / "a_file"
   a_file.write_text("x")
   status, err = _stop(lambda: _train([data.a], a_file / "out"), capsys)
@@ -579,7 +579,7 @@ def test_impossible_shapes_are_errors_before_any_variable(data, tmp_path, capsys
   def no_model(*args, **kwargs):
     raise AssertionError("a model was built")
 
-  monkeypatch.setattr(training, "Pretraining", no_model)
+  monkeypatch.setattr(loop, "Pretraining", no_model)
   path = helpers.write_config(str(tmp_path / "bert_config.json"), dict(_CONFIG, **change))
   out = tmp_path / "out"
   status, err = _stop(lambda: _train([data.a], out, bert_config=BertConfig.from_json_file(path)),

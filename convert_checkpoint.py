@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm import errors
 from bert_mlm.interop import hf_convert
 
@@ -49,6 +50,7 @@ FLAGS = flags.FLAGS
 
 def main(_):
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("convert_checkpoint.py"):
     hf_convert.convert(
         input_checkpoint=FLAGS.input_checkpoint, bert_config_file=FLAGS.bert_config_file,

@@ -22,6 +22,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm import errors
 from bert_mlm.interop import savedmodel
 
@@ -41,6 +42,7 @@ FLAGS = flags.FLAGS
 
 def main(_):
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("export_savedmodel.py"):
     savedmodel.export_savedmodels(FLAGS.input_checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
                               FLAGS.do_lower_case, FLAGS.output_dir, FLAGS.seq_length)

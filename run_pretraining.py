@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm import config as config_lib
 from bert_mlm.training import distribute
 from bert_mlm.training import dry_run
@@ -147,6 +148,7 @@ def _options(bert_config, input_files, masking=None):
 
 def main(_):
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("run_pretraining.py"):
     if FLAGS.dry_run:
       _masking(build=False)

@@ -15,6 +15,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm.storage import checkpoints
 from bert_mlm.training import dry_run
 from bert_mlm import errors
@@ -31,6 +32,7 @@ FLAGS = flags.FLAGS
 
 def main(_):
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("strip_checkpoint.py"):
     if FLAGS.dry_run:
       dry_run.check_strip(FLAGS.input_checkpoint, FLAGS.output_checkpoint)

@@ -38,6 +38,7 @@ def main():
   parser.add_argument("--xla", action="store_true")
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("--profile_dir", help="also trace --steps more steps with tf.profiler here")
   args = parser.parse_args()
 
   vocab = 30522
@@ -88,6 +89,12 @@ def main():
     loss = train_step()
   loss.numpy()
   seconds = time.time() - start
+  if args.profile_dir:
+    tf.profiler.experimental.start(args.profile_dir)
+    for _ in range(args.steps):
+      loss = train_step()
+    loss.numpy()
+    tf.profiler.experimental.stop()
   print(json.dumps({"sequences_per_second": args.steps * b / seconds}))
 
 

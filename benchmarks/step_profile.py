@@ -17,6 +17,7 @@ import argparse
 import collections
 import glob
 import os
+import re
 import subprocess
 import sys
 import time
@@ -25,7 +26,10 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_enable_xprof_traceme=true")
 
 
 # Spans of the runtime around the ops (the whole function, the executor), not ops.
-_FRAMEWORK = ("EagerLocalExecute", "EagerExecute", "MemoryAllocation", "FunctionRun")
+_FRAMEWORK = ("EagerLocalExecute", "EagerExecute", "MemoryAllocation", "FunctionRun", "end: ")
+_FRAMEWORK_SPANS = {"TFE_Py_ExecuteCancelable", "EagerExecute", "EagerKernelExecute", "ParallelFor",
+                    "BlockUntilReady", "PrefetchProduce", "FunctionRun", "tf.constant",
+                    "_loop_fn", "train_step", "ThreadpoolListener::Region"}
 
 
 def summarize(log_dir, steps, top=25, label=""):
@@ -47,13 +51,20 @@ def summarize(log_dir, steps, top=25, label=""):
         seconds = event.duration_ps / 1e12
         if name.startswith("Iterator::"):
           by_type["(tf.data) " + name.split("::")[1]] += seconds
+        elif ":" not in name and name not in _FRAMEWORK_SPANS and not name.startswith("__"):
+          # An XLA-compiled kernel (HLO instruction or fusion; ynn_: XNNPACK/YNNPACK's).
+          by_type["XLA " + re.sub(r"\.\d+$", "", name)] += seconds
+          by_name["XLA " + name] += seconds
+          threads[line.name] += seconds
         elif ":" in name and "::" not in name and not name.startswith(_FRAMEWORK):
           op_name, op_type = name.rsplit(":", 1)
           by_type[op_type] += seconds
           by_name[name] += seconds
           threads[line.name] += seconds
   total = sum(v for k, v in by_type.items() if not k.startswith("(tf.data)"))
-  print("%s: op time per step %.1f ms (summed over threads)" % (label, 1000 * total / steps))
+  xla = sum(v for k, v in by_type.items() if k.startswith("XLA "))
+  print("%s: op time per step %.1f ms (summed over threads), of which XLA-compiled kernels %.1f ms"
+        % (label, 1000 * total / steps, 1000 * xla / steps))
   print("| op type | ms per step | share |")
   print("|---|---|---|")
   for op_type, seconds in by_type.most_common(top):

@@ -51,12 +51,14 @@ def summarize(log_dir, steps, top=25, label=""):
         seconds = event.duration_ps / 1e12
         if name.startswith("Iterator::"):
           by_type["(tf.data) " + name.split("::")[1]] += seconds
-        elif ":" not in name and name not in _FRAMEWORK_SPANS and not name.startswith("__"):
+        elif (":" not in name and name not in _FRAMEWORK_SPANS and not name.startswith("__")
+              and not re.match(r"call(\.\d+)?$", name)):  # a call spans the kernels inside it
           # An XLA-compiled kernel (HLO instruction or fusion; ynn_: XNNPACK/YNNPACK's).
-          by_type["XLA " + re.sub(r"\.\d+$", "", name)] += seconds
+          by_type["XLA " + re.sub(r"(\.clone|\.\d+)+$", "", name)] += seconds
           by_name["XLA " + name] += seconds
           threads[line.name] += seconds
-        elif ":" in name and "::" not in name and not name.startswith(_FRAMEWORK):
+        elif (":" in name and "::" not in name and not name.startswith(_FRAMEWORK)
+              and not name.startswith("__inference")):  # a whole compiled function as an op
           op_name, op_type = name.rsplit(":", 1)
           by_type[op_type] += seconds
           by_name[name] += seconds

@@ -70,7 +70,12 @@ def cpu_line():
     vector = "AVX2%s, no AVX-512" % (" + FMA" if "fma" in flags else "")
   else:
     vector = "no AVX2"
-  return "%s, %s, %d cores" % (model, vector, os.cpu_count())
+  limits = [name + "=" + os.environ[name] for name in ("ONEDNN_MAX_CPU_ISA",)
+            if os.environ.get(name)]
+  limits += [flag for flag in os.environ.get("XLA_FLAGS", "").split()
+             if flag.startswith("--xla_cpu_max_isa")]
+  return "%s, %s, %d cores%s" % (model, vector, os.cpu_count(),
+                                 " (limited to: %s)" % ", ".join(limits) if limits else "")
 
 
 def train_flops_per_sequence(c, seq, predictions):

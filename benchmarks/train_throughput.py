@@ -5,7 +5,9 @@ optimizer steps after `--warmup` untimed ones, through the real training step (t
 forward, backward, clipping, AdamWeightDecay), with and without XLA. Prints sequences/s, the
 FLOPs each step executes (6 x forward matmul FLOPs: encoder, attention, masked LM head; the
 last layer at the masked positions only, as the step runs it) and that rate as a fraction of the
-measured peak of a large float32 matmul on this machine.
+measured peak of a large float32 matmul on this machine, beside every row. On a shared machine,
+the CPU time each step takes (user + system, ours and the peer's process) is the steadier
+comparison: wall time is whatever share of the cores the other jobs leave.
 
   python benchmarks/train_throughput.py [--with_model_garden]
 
@@ -120,12 +122,14 @@ def measure(name, batch, seq, predictions, use_xla, steps, warmup):
       {k: np.stack([b[k] for b in data]) for k in data[0]}).repeat()
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   run.train_step.run(iterator, warmup)
-  start = time.time()
+  start, cpu_start = time.time(), time.process_time()
   run.train_step.run(iterator, steps)
   seconds = time.time() - start
+  cpu_seconds = time.process_time() - cpu_start
   sequences_per_second = steps * batch / seconds
-  return sequences_per_second, sequences_per_second * train_flops_per_sequence(config, seq,
-                                                                               predictions) / 1e9
+  return (sequences_per_second,
+          sequences_per_second * train_flops_per_sequence(config, seq, predictions) / 1e9,
+          cpu_seconds / (steps * batch))
 
 
 _PEER_PACKAGES = ["tensorflow==2.20.0", "tf-keras==2.20.1", "gin-config", "pyyaml", "six",
@@ -160,7 +164,8 @@ def measure_peer(python, name, batch, use_xla, steps, warmup, malloc_tuning=Fals
                                                  if malloc_tuning else {})))
   if result.returncode:
     sys.exit("Model Garden peer failed:\n" + result.stderr[-3000:])
-  return json.loads(result.stdout.strip().splitlines()[-1])["sequences_per_second"]
+  measured = json.loads(result.stdout.strip().splitlines()[-1])
+  return measured["sequences_per_second"], measured["cpu_seconds_per_sequence"]
 
 
 def main():
@@ -179,20 +184,26 @@ def main():
   cpu = cpu_line()
   print("CPU: %s; load average %.1f" % (cpu, os.getloadavg()[0]))
   print("| config | batch | seq | predictions | XLA | sequences/s | executed GFLOP/s | of peak |"
-        " Model Garden sequences/s | ours / Model Garden | matmul peak GFLOP/s | load | CPU |")
-  print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        " Model Garden sequences/s | ours / Model Garden | CPU ms per sequence, ours / Model Garden"
+        " | ours / Model Garden by CPU time | matmul peak GFLOP/s | load | CPU |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
   for name, batch in (("L4/H256/A4", 32), ("BERT-Base", 8)):
     if name not in args.configs.split(","):
       continue
     for use_xla in (False, True):
       # The peak is measured beside every row: on a shared machine it moves with the load.
       peak = matmul_peak_gflops()
-      sequences, gflops = measure(name, batch, 128, 20, use_xla, args.steps, args.warmup)
-      peer = (measure_peer(python, name, batch, use_xla, args.steps, args.warmup,
-                           args.peer_malloc_tuning) if python else float("nan"))
-      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% | %.1f | %.2fx | %.0f | %.1f | %s |" % (
-          name, batch, "yes" if use_xla else "no", sequences, gflops, 100 * gflops / peak,
-          peer, sequences / peer, peak, os.getloadavg()[0], cpu), flush=True)
+      sequences, gflops, cpu_per_sequence = measure(name, batch, 128, 20, use_xla, args.steps,
+                                                    args.warmup)
+      peer, peer_cpu_per_sequence = (
+          measure_peer(python, name, batch, use_xla, args.steps, args.warmup,
+                       args.peer_malloc_tuning) if python else (float("nan"), float("nan")))
+      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% | %.1f | %.2fx | %.0f / %.0f | "
+            "%.2fx | %.0f | %.1f | %s |" % (
+                name, batch, "yes" if use_xla else "no", sequences, gflops,
+                100 * gflops / peak, peer, sequences / peer, 1000 * cpu_per_sequence,
+                1000 * peer_cpu_per_sequence, peer_cpu_per_sequence / cpu_per_sequence, peak,
+                os.getloadavg()[0], cpu), flush=True)
 
 
 if __name__ == "__main__":

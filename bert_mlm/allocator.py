@@ -3,8 +3,8 @@
 TensorFlow's CPU kernels get their tensors from malloc, and a training step frees and allocates
 the same tens of megabytes every step. With glibc's defaults, freed memory at the top of a heap
 above the trim threshold goes back to the kernel, and blocks above the mmap threshold are mapped
-afresh; either way the next step faults every page in again and the kernel zeroes it (on a
-2-core machine the main job spent 40% of its CPU time in the kernel). `tune_malloc` raises both
+afresh; either way the next step faults every page in again and the kernel zeroes it, which
+can be a large share of the CPU time (benchmarks/README.md). `tune_malloc` raises both
 thresholds and pads heap growth, through ctypes `mallopt`, for the rest of the process:
 
   M_MMAP_THRESHOLD  32 MiB      (glibc's largest: blocks below it come from the heaps)

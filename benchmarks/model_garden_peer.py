@@ -38,6 +38,7 @@ def main():
   parser.add_argument("--xla", action="store_true")
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("--profile_dir", help="also trace --steps more steps with tf.profiler here")
   args = parser.parse_args()
 
   vocab = 30522
@@ -83,12 +84,20 @@ def main():
 
   for _ in range(args.warmup):
     train_step().numpy()
-  start = time.time()
+  start, cpu_start = time.time(), time.process_time()
   for _ in range(args.steps):
     loss = train_step()
   loss.numpy()
   seconds = time.time() - start
-  print(json.dumps({"sequences_per_second": args.steps * b / seconds}))
+  cpu_seconds = time.process_time() - cpu_start
+  if args.profile_dir:
+    tf.profiler.experimental.start(args.profile_dir)
+    for _ in range(args.steps):
+      loss = train_step()
+    loss.numpy()
+    tf.profiler.experimental.stop()
+  print(json.dumps({"sequences_per_second": args.steps * b / seconds,
+                    "cpu_seconds_per_sequence": cpu_seconds / (args.steps * b)}))
 
 
 if __name__ == "__main__":

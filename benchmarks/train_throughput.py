@@ -5,7 +5,9 @@ optimizer steps after `--warmup` untimed ones, through the real training step (t
 forward, backward, clipping, AdamWeightDecay), with and without XLA. Prints sequences/s, the
 FLOPs each step executes (6 x forward matmul FLOPs: encoder, attention, masked LM head; the
 last layer at the masked positions only, as the step runs it) and that rate as a fraction of the
-measured peak of a large float32 matmul on this machine.
+measured peak of a large float32 matmul on this machine, beside every row. On a shared machine,
+the CPU time each step takes (user + system, ours and the peer's process) is the steadier
+comparison: wall time is whatever share of the cores the other jobs leave.
 
   python benchmarks/train_throughput.py [--with_model_garden]
 
@@ -26,6 +28,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_mlm import allocator  # pylint: disable=wrong-import-position
 from bert_mlm.training import loop  # pylint: disable=wrong-import-position
 from bert_mlm.config import BertConfig  # pylint: disable=wrong-import-position
 
@@ -47,6 +50,34 @@ def matmul_peak_gflops(n=2048, repeats=10):
     result = matmul(a, b)
   result.numpy()
   return 2.0 * n ** 3 * repeats / (time.time() - start) / 1e9
+
+
+def cpu_line():
+  """'Intel(R) Xeon(R) Processor, AVX-512 (avx512f), 2 cores' from /proc/cpuinfo: what the
+  step's kernels can use (AVX2-only CPUs run the same step at half the vector width)."""
+  model, flags = "unknown CPU", set()
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and model == "unknown CPU":
+          model = value.strip()
+        elif key.strip() == "flags" and not flags:
+          flags = set(value.split())
+  except OSError:
+    pass
+  if "avx512f" in flags:
+    vector = "AVX-512 (avx512f%s)" % (", amx" if "amx_tile" in flags else "")
+  elif "avx2" in flags:
+    vector = "AVX2%s, no AVX-512" % (" + FMA" if "fma" in flags else "")
+  else:
+    vector = "no AVX2"
+  limits = [name + "=" + os.environ[name] for name in ("ONEDNN_MAX_CPU_ISA",)
+            if os.environ.get(name)]
+  limits += [flag for flag in os.environ.get("XLA_FLAGS", "").split()
+             if flag.startswith("--xla_cpu_max_isa")]
+  return "%s, %s, %d cores%s" % (model, vector, os.cpu_count(),
+                                 " (limited to: %s)" % ", ".join(limits) if limits else "")
 
 
 def train_flops_per_sequence(c, seq, predictions):
@@ -91,12 +122,14 @@ def measure(name, batch, seq, predictions, use_xla, steps, warmup):
       {k: np.stack([b[k] for b in data]) for k in data[0]}).repeat()
   iterator = iter(strategy.experimental_distribute_dataset(dataset))
   run.train_step.run(iterator, warmup)
-  start = time.time()
+  start, cpu_start = time.time(), time.process_time()
   run.train_step.run(iterator, steps)
   seconds = time.time() - start
+  cpu_seconds = time.process_time() - cpu_start
   sequences_per_second = steps * batch / seconds
-  return sequences_per_second, sequences_per_second * train_flops_per_sequence(config, seq,
-                                                                               predictions) / 1e9
+  return (sequences_per_second,
+          sequences_per_second * train_flops_per_sequence(config, seq, predictions) / 1e9,
+          cpu_seconds / (steps * batch))
 
 
 _PEER_PACKAGES = ["tensorflow==2.20.0", "tf-keras==2.20.1", "gin-config", "pyyaml", "six",
@@ -116,15 +149,23 @@ def peer_python(venv):
   return python
 
 
-def measure_peer(python, name, batch, use_xla, steps, warmup):
+# allocator.SETTINGS from outside the process, for the peer.
+PEER_GLIBC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647:"
+                       "glibc.malloc.top_pad=67108864")
+
+
+def measure_peer(python, name, batch, use_xla, steps, warmup, malloc_tuning=False):
   command = [python, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                   "model_garden_peer.py"), "--config", name,
              "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)]
   result = subprocess.run(command + (["--xla"] if use_xla else []), capture_output=True,
-                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+                                              **({"GLIBC_TUNABLES": PEER_GLIBC_TUNABLES}
+                                                 if malloc_tuning else {})))
   if result.returncode:
     sys.exit("Model Garden peer failed:\n" + result.stderr[-3000:])
-  return json.loads(result.stdout.strip().splitlines()[-1])["sequences_per_second"]
+  measured = json.loads(result.stdout.strip().splitlines()[-1])
+  return measured["sequences_per_second"], measured["cpu_seconds_per_sequence"]
 
 
 def main():
@@ -134,22 +175,35 @@ def main():
   parser.add_argument("--with_model_garden", action="store_true")
   parser.add_argument("--venv", default="/tmp/bert_mlm_model_garden_venv",
                       help="the peer's virtual environment (created if missing)")
+  parser.add_argument("--peer_malloc_tuning", action="store_true",
+                      help="give the peer our malloc settings too (GLIBC_TUNABLES)")
+  parser.add_argument("--configs", default="L4/H256/A4,BERT-Base")
   args = parser.parse_args()
   python = peer_python(args.venv) if args.with_model_garden else None
-  peak = matmul_peak_gflops()
-  print("float32 matmul peak (2048^3, tf.matmul): %.1f GFLOP/s on %d cores" % (peak,
-                                                                            os.cpu_count()))
+  allocator.tune_malloc()  # as our commands do
+  cpu = cpu_line()
+  print("CPU: %s; load average %.1f" % (cpu, os.getloadavg()[0]))
   print("| config | batch | seq | predictions | XLA | sequences/s | executed GFLOP/s | of peak |"
-        " Model Garden sequences/s | ours / Model Garden |")
-  print("|---|---|---|---|---|---|---|---|---|---|")
+        " Model Garden sequences/s | ours / Model Garden | CPU ms per sequence, ours / Model Garden"
+        " | ours / Model Garden by CPU time | matmul peak GFLOP/s | load | CPU |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
   for name, batch in (("L4/H256/A4", 32), ("BERT-Base", 8)):
+    if name not in args.configs.split(","):
+      continue
     for use_xla in (False, True):
-      sequences, gflops = measure(name, batch, 128, 20, use_xla, args.steps, args.warmup)
-      peer = (measure_peer(python, name, batch, use_xla, args.steps, args.warmup)
-              if python else float("nan"))
-      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% | %.1f | %.2fx |" % (
-          name, batch, "yes" if use_xla else "no", sequences, gflops, 100 * gflops / peak,
-          peer, sequences / peer), flush=True)
+      # The peak is measured beside every row: on a shared machine it moves with the load.
+      peak = matmul_peak_gflops()
+      sequences, gflops, cpu_per_sequence = measure(name, batch, 128, 20, use_xla, args.steps,
+                                                    args.warmup)
+      peer, peer_cpu_per_sequence = (
+          measure_peer(python, name, batch, use_xla, args.steps, args.warmup,
+                       args.peer_malloc_tuning) if python else (float("nan"), float("nan")))
+      print("| %s | %d | 128 | 20 | %s | %.1f | %.1f | %.0f%% | %.1f | %.2fx | %.0f / %.0f | "
+            "%.2fx | %.0f | %.1f | %s |" % (
+                name, batch, "yes" if use_xla else "no", sequences, gflops,
+                100 * gflops / peak, peer, sequences / peer, 1000 * cpu_per_sequence,
+                1000 * peer_cpu_per_sequence, peer_cpu_per_sequence / cpu_per_sequence, peak,
+                os.getloadavg()[0], cpu), flush=True)
 
 
 if __name__ == "__main__":

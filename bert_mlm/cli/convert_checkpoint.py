@@ -20,6 +20,7 @@ Also `bert-mlm-convert-checkpoint` and `python -m bert_mlm.cli.convert_checkpoin
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm import errors
 from bert_mlm.cli import command
 from bert_mlm.interop import huggingface
@@ -61,6 +62,7 @@ def run(_):
 
 
 def main():
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__)
 
 

@@ -23,6 +23,7 @@ Also `bert-mlm-export-savedmodel` and `python -m bert_mlm.cli.export_savedmodel`
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm import errors
 from bert_mlm.cli import command
 from bert_mlm.interop import savedmodel
@@ -50,6 +51,7 @@ def run(_):
 
 
 def main():
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__, required=("input_checkpoint", "bert_config_file",
                                         "vocab_file", "output_dir"))
 

@@ -15,6 +15,7 @@ Also `bert-mlm-run-pretraining` and `python -m bert_mlm.cli.run_pretraining`.
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm import config as config_lib
 from bert_mlm import create_pretraining_data
 from bert_mlm import errors
@@ -159,6 +160,7 @@ def run(_):
 
 
 def main():
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__, required=("input_file", "bert_config_file", "output_dir"))
 
 

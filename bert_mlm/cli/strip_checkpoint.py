@@ -16,6 +16,7 @@ Also `bert-mlm-strip-checkpoint` and `python -m bert_mlm.cli.strip_checkpoint`.
 from absl import flags
 from absl import logging
 
+from bert_mlm import allocator
 from bert_mlm.storage import checkpoints
 from bert_mlm.training import dry_run
 from bert_mlm import errors
@@ -44,6 +45,7 @@ def run(_):
 
 
 def main():
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__, required=("input_checkpoint", "output_checkpoint"))
 
 

@@ -17,6 +17,7 @@ import time
 
 from absl import logging
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm import schema
 from bert_mlm.storage import tfrecord
@@ -435,7 +436,7 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
 def _create_from_files(input_files, output_files, tokenizer, options, empty_message):
   """Input files, read as one stream -> examples round-robin over the output files; a count."""
   # Open (temporary) outputs first: an unwritable output fails before any work is done.
-  with file_io.AtomicOutputs(output_files) as files:
+  with atomic.AtomicOutputs(output_files) as files:
     all_documents = read_documents(input_files, tokenizer)
     if not all_documents:
       raise UsageError(empty_message)

@@ -40,6 +40,7 @@ import traceback
 
 from absl import logging
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
@@ -175,7 +176,7 @@ def plan_files(input_file, output_dir, overwrite=False):
 
 def _remove_stale_temporaries(output_dir, names):
   """Removes the temporaries of the outputs `names` whose writers are dead (local paths)."""
-  for path in file_io.stale_temporaries(output_dir, names):
+  for path in atomic.stale_temporaries(output_dir, names):
     logging.info("Removing %s, left by a writer that was killed.", path)
     try:
       file_io.remove(path)

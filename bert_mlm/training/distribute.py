@@ -83,3 +83,9 @@ def is_chief(strategy):
     return True
   cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
   return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def reduce_sum(strategy, values):
+  """{name: per-replica value} -> {name: sum over replicas}; one reduce per entry, since not
+  every strategy's reduce takes a nested structure (MultiWorkerMirrored does not)."""
+  return {name: strategy.reduce("sum", value, axis=None) for name, value in values.items()}

@@ -13,10 +13,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from bert_mlm.storage import checkpoints
 from bert_mlm import errors
 from bert_mlm.model import losses
-from bert_mlm.training import train_step
+from bert_mlm.storage import atomic
+from bert_mlm.training import distribute
 
 
 class Evaluator(object):
@@ -38,7 +38,7 @@ class Evaluator(object):
     return sums
 
   def _step_fn(self, iterator):
-    return train_step.reduce_sum(self.strategy, self.strategy.run(self._replica_sums,
+    return distribute.reduce_sum(self.strategy, self.strategy.run(self._replica_sums,
                                                                   args=(next(iterator),)))
 
   def evaluate(self, iterator, num_steps, global_step):
@@ -69,7 +69,7 @@ def write_eval_results(output_dir, result):
   for key in sorted(result):
     logging.info("  %s = %s", key, str(result[key]))
   try:
-    checkpoints.write_text_atomically(
+    atomic.write_text(
         path, "".join("%s = %s\n" % (key, str(result[key])) for key in sorted(result)))
   except errors.WriteError as e:
     raise errors.WriteError("%s (the results are in the log above; an existing %s is "

@@ -30,6 +30,11 @@ _MASK_ADDER = -10000.0
 _LAYER_NORM_EPSILON = 1e-12
 
 
+def gelu(x):
+  """The original's `gelu`: the tanh approximation (transformers' `gelu_new`)."""
+  return kernels.gelu(x)
+
+
 def get_activation(name):
   """The original's activation by (case-insensitive) name; None for "linear" or empty.
 

@@ -234,7 +234,7 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
   output = str(tmp_path / "unmasked.tfrecord")
   # A fresh process: no TensorFlow is imported on this path either.
   script = ("import sys\n"
-            "from bert_mlm import pretraining_data\n"
+            "from bert_mlm import create_pretraining_data\n"
             "options = create_pretraining_data.DataOptions(max_seq_length=64, dupe_factor=1, "
             "dynamic_masking=True)\n"
             "print(create_pretraining_data.create_pretraining_data(%r, %r, %r, options))\n"

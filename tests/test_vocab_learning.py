@@ -55,7 +55,7 @@ def test_no_tensorflow_import(tmp_path, sample_corpus):
   """The data side's rule holds for the learner too: it is loaded without TensorFlow."""
   script = (
       "import sys\n"
-      "from bert_mlm import vocab_learning\n"
+      "from bert_mlm.data import vocab_learning\n"
       "vocab_learning.create_vocab(%r, %r, vocab_learning.VocabOptions(vocab_size=1200))\n"
       "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
       "assert 'tensorflow_text' not in sys.modules\n"

@@ -44,6 +44,7 @@ from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
+from bert_mlm.errors import WriteError
 
 OUTPUT_SUFFIX = ".tfrecord"
 
@@ -398,7 +399,7 @@ def run_file(job, options, tokenizer=None, vocab_file=None):
     result.base_mb = rss_mb()
     result.instances = create_pretraining_data.create_file(job.input_path, job.output_path, tokenizer,
                                                     options)
-  except (UsageError, OSError) as e:
+  except (UsageError, WriteError, OSError) as e:
     message = _one_line(e)
     result.error = message if job.input_path in message else "%s: %s" % (job.input_path,
                                                                           message)

@@ -126,13 +126,13 @@ def file_set(prefix, suffixes):
   temporary = temporary_path(prefix)
   try:
     yield temporary
+    # A rename within a directory needs no space; should one fail, the last file is not in
+    # place, so no reader takes the others for a complete set.
+    for suffix in suffixes:
+      file_io.rename(temporary + suffix, prefix + suffix)
   except BaseException:
     remove_quietly(file_io.glob(temporary + "*"))
     raise
-  # A rename within a directory needs no space; should one fail, the last file is not in place,
-  # so no reader takes the others for a complete set.
-  for suffix in suffixes:
-    file_io.rename(temporary + suffix, prefix + suffix)
 
 
 @contextlib.contextmanager

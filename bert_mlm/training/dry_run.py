@@ -166,8 +166,8 @@ def check_pretraining(options, bert_config_file, vocab_file, input_file, strateg
   """run_pretraining.py --dry_run: config, vocabulary, records, checkpoints, output, options.
 
   Args:
-    options: a training.PretrainingOptions whose `bert_config` and `input_files` are filled
-      in here (from `bert_config_file` and `input_file`).
+    options: a loop.PretrainingOptions; its `bert_config` and `input_files` are read here
+      (from `bert_config_file` and `input_file`, where local).
     bert_config_file, vocab_file (may be empty), input_file: the flags, as given.
     strategy_name: from `distribute.strategy_name` (already checked against the tpu flags).
     num_tpu_cores: the flag.

@@ -32,12 +32,10 @@ class Evaluator(object):
 
   def _replica_sums(self, features):
     outputs = self.model(features, training=False, masked_positions_only=True)
-    sums = losses.metric_sums(outputs, features)
-    denominators = losses.global_denominators([features])
-    sums["total_loss"] = losses.pretraining_losses(outputs, features, denominators)["total_loss"]
-    return sums
+    return losses.metric_sums(outputs, features)
 
   def _step_fn(self, iterator):
+    """One batch's metric sums, added across replicas."""
     return distribute.reduce_sum(self.strategy, self.strategy.run(self._replica_sums,
                                                                   args=(next(iterator),)))
 
@@ -50,7 +48,7 @@ class Evaluator(object):
       if self.stop_requested is not None and bool(self.stop_requested.numpy()):
         raise errors.Preempted("stopped during evaluation; rerun the same command to evaluate.")
       batch = {k: v.numpy().astype(np.float64) for k, v in self._step(iterator).items()}
-      batch_losses.append(batch.pop("total_loss"))
+      batch_losses.append(losses.total_loss(batch))
       sums = {k: sums.get(k, 0.0) + v for k, v in batch.items()}
       if index == 0:
         logging.info("  First eval batch (tracing the eval step) in %.1f s", time.time() - start)

@@ -171,19 +171,8 @@ def train(run, options):
     logging.info("Already at step %d of %d; nothing to train.", step, options.num_train_steps)
     return {name: np.zeros(0, np.float32) for name in history}
 
-  # A resumed run passes over the batches already trained on, so it sees what the uninterrupted
-  # run would have seen (shuffled: only with --seed, which fixes the order).
-  consumed = step * options.gradient_accumulation_steps
-  if consumed:
-    logging.info("Passing over the %d batches consumed before step %d%s.", consumed, step,
-                 "" if not options.train_shuffle or options.seed is not None else
-                 " (without --seed the shuffled order differs from the first run's)")
   reader = _skipping_reader(options)
-  dataset = input_pipeline.make_dataset(
-      options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
-      masking=options.dynamic_masking, skip_batches=consumed, skip_corrupt=reader)
-  iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
+  iterator = _train_iterator(run, options, step, reader)
   writer = (tf.summary.create_file_writer(options.output_dir) if run.checkpoints.is_writer
             else tf.summary.create_noop_writer())
   examples_per_step = options.train_batch_size * options.gradient_accumulation_steps
@@ -208,11 +197,7 @@ def train(run, options):
     _stop_unless_finite(records, step, run.checkpoints)
     for name, values in records.items():
       history[name].append(values)
-    with writer.as_default():
-      for name, values in records.items():
-        for offset, value in enumerate(values):
-          _scalar(name, value, step + offset + 1)
-      _scalar("examples_per_sec", examples_per_second, step + num_steps)
+    _write_step_summaries(writer, records, step, examples_per_second, step + num_steps)
     # Read back: under fp16 a step whose gradients overflowed is skipped and not counted.
     step = int(run.global_step.numpy())
     if len(records["total_loss"]) < num_steps:  # a stop was requested before a step
@@ -231,6 +216,32 @@ def train(run, options):
     logging.info("%s", reader.summary())
   logging.info("Training done at step %d.", step)
   return {name: np.concatenate(values) for name, values in history.items()}
+
+
+def _train_iterator(run, options, step, reader):
+  """The distributed training batches from global step `step` on."""
+  # A resumed run passes over the batches already trained on, so it sees what the uninterrupted
+  # run would have seen (shuffled: only with --seed, which fixes the order).
+  consumed = step * options.gradient_accumulation_steps
+  if consumed:
+    logging.info("Passing over the %d batches consumed before step %d%s.", consumed, step,
+                 "" if not options.train_shuffle or options.seed is not None else
+                 " (without --seed the shuffled order differs from the first run's)")
+  dataset = input_pipeline.make_dataset(
+      options.input_files, options.max_seq_length, options.max_predictions_per_seq,
+      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
+      masking=options.dynamic_masking, skip_batches=consumed, skip_corrupt=reader)
+  return iter(run.strategy.experimental_distribute_dataset(dataset))
+
+
+def _write_step_summaries(writer, records, step, examples_per_second, rate_step):
+  """Each step's STEP_FIELDS at its global step (the loop call started after `step`), and the
+  call's examples/s at `rate_step`."""
+  with writer.as_default():
+    for name, values in records.items():
+      for offset, value in enumerate(values):
+        _scalar(name, value, step + offset + 1)
+    _scalar("examples_per_sec", examples_per_second, rate_step)
 
 
 def _layout(options):

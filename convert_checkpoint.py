@@ -20,7 +20,7 @@ from absl import flags
 from absl import logging
 
 from bert_mlm import errors
-from bert_mlm.interop import hf_convert
+from bert_mlm.interop import huggingface
 
 flags.DEFINE_string("input_checkpoint", None,
                     "Original -> transformers: the TF1 checkpoint prefix (or a directory with a "
@@ -50,7 +50,7 @@ FLAGS = flags.FLAGS
 def main(_):
   logging.set_verbosity(logging.INFO)
   with errors.one_line_errors("convert_checkpoint.py"):
-    hf_convert.convert(
+    huggingface.convert(
         input_checkpoint=FLAGS.input_checkpoint, bert_config_file=FLAGS.bert_config_file,
         vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
         output_hf_dir=FLAGS.output_hf_dir, input_hf_dir=FLAGS.input_hf_dir,

@@ -23,8 +23,9 @@ from absl import flags
 from absl import logging
 
 from bert_mlm.training import dry_run
+from bert_mlm import chinese_words
 from bert_mlm import errors
-from bert_mlm.data import parallel_data
+from bert_mlm.data import per_file
 from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
@@ -76,6 +77,16 @@ flags.DEFINE_bool("dynamic_masking", False,
                   "--dynamic_masking=True then masks every batch afresh, so --dupe_factor=1 is "
                   "usual and --masked_lm_prob, --max_predictions_per_seq and "
                   "--do_whole_word_mask are set there instead.")
+flags.DEFINE_enum("chinese_whole_word_mask",
+                  create_pretraining_data.DataOptions.chinese_whole_word_mask,
+                  chinese_words.SEGMENTERS,
+                  "Not in the original: whole-word masking with Chinese words (implies "
+                  "--do_whole_word_mask). A CJK character that continues a word is grouped with "
+                  "the token before it, as a ## piece is; ids and labels stay the characters'. "
+                  "jieba: words of jieba.cut on each line (pip install -e '.[zh]'); "
+                  "whitespace: the text is already segmented, words separated by spaces "
+                  "(tokens are those of the text without them). With --dynamic_masking the "
+                  "records carry the words for run_pretraining.py --do_whole_word_mask=True.")
 
 FLAGS = flags.FLAGS
 
@@ -92,7 +103,8 @@ def main(_):
       masked_lm_prob=FLAGS.masked_lm_prob,
       short_seq_prob=FLAGS.short_seq_prob,
       preserve_unused_tokens=FLAGS.preserve_unused_tokens,
-      dynamic_masking=FLAGS.dynamic_masking)
+      dynamic_masking=FLAGS.dynamic_masking,
+      chinese_whole_word_mask=FLAGS.chinese_whole_word_mask)
   with errors.one_line_errors("create_pretraining_data.py"):
     if (FLAGS.output_file is None) == (FLAGS.output_dir is None):
       raise UsageError("Give exactly one of --output_file (the original's single run) and "
@@ -109,9 +121,9 @@ def main(_):
       create_pretraining_data.create_pretraining_data(FLAGS.input_file, FLAGS.output_file,
                                                FLAGS.vocab_file, options)
     else:
-      parallel_data.create_per_file(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file,
-                                    options, num_workers=FLAGS.num_workers,
-                                    max_memory_mb=FLAGS.max_memory_mb, overwrite=FLAGS.overwrite)
+      per_file.create_per_file(FLAGS.input_file, FLAGS.output_dir, FLAGS.vocab_file, options,
+                               num_workers=FLAGS.num_workers, max_memory_mb=FLAGS.max_memory_mb,
+                               overwrite=FLAGS.overwrite)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Writes DIR/encoder (a dict of int32 input_word_ids, input_mask, input_type_ids -> pooled_output,
 sequence_output, encoder_outputs, default; an `mlm` function and signature that also take
-masked_lm_positions and return mlm_logits) and DIR/preprocessing (`tokenize` on a batch of
+masked_lm_positions and return mlm_logits; `training=True` applies dropout, and TF Hub's
+`hub.KerasLayer(DIR/encoder, trainable=True)` fine-tunes it) and DIR/preprocessing (`tokenize` on a batch of
 strings with a tensorflow-text WordPiece tokenizer that gives FullTokenizer's ids, and
 `bert_pack_inputs` for one or two segments). Both load with tf.saved_model.load where only
 tensorflow and tensorflow-text are installed:

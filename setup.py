@@ -1,10 +1,21 @@
 """bert-mlm: Google's original BERT pretraining, faithfully ported to TensorFlow 2 and Keras 3."""
 
+import os
+import re
+
 import setuptools
+
+
+def _version():
+  """`__version__` of bert_mlm/__init__.py, read without importing the package."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bert_mlm", "__init__.py")
+  with open(path, encoding="utf-8") as f:
+    return re.search(r'^__version__ = "([^"]+)"$', f.read(), re.M).group(1)
+
 
 setuptools.setup(
     name="bert-mlm",
-    version="0.1.0",
+    version=_version(),
     description="The original BERT pretraining (data creation, model, run_pretraining) on TF2.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -35,6 +46,20 @@ setuptools.setup(
             "torch==2.13.0",
             # TensorBoard's own event reader, for the tests that read the scalars back.
             "tensorboard==2.21.0",
+            # The Chinese whole-word masking tests (the zh extra).
+            "jieba==0.42.1",
+            # The fine-tuning routes, each with its real consumer (tests/test_finetune.py):
+            # TF Hub's KerasLayer (a tf-keras layer), Keras 3's TFSMLayer, keras-hub's BERT.
+            # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools 81 removed.
+            "tensorflow-hub==0.16.1",
+            "tf-keras==2.21.0",
+            "keras-hub==0.32.0",
+            "setuptools==80.9.0",
+        ],
+        # create_pretraining_data.py --chinese_whole_word_mask=jieba: the word segmenter
+        # (pure Python).
+        "zh": [
+            "jieba==0.42.1",
         ],
         # create_pretraining_data_beam.py. apache-beam 2.77 installs beside TensorFlow 2.21 and
         # NumPy 2.4 but moves protobuf to 6.x (which TensorFlow 2.21 accepts); add

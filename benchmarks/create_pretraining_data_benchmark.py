@@ -1,7 +1,7 @@
 """Speed and peak memory of our create_pretraining_data.py against the original, same run.
 
 Builds a corpus of real English prose (Python standard library docstrings; see
-tests/english_corpus.py), runs the original (PyPI bert-tensorflow 1.0.4,
+reference/english_corpus.py), runs the original (PyPI bert-tensorflow 1.0.4,
 `python -m bert.create_pretraining_data`) and ours on it with the same flags, checks that every
 example is equal, and prints our throughput over the original's and our peak memory (max RSS of
 the process) over the original's.
@@ -24,7 +24,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests.reference import original  # pylint: disable=g-import-not-at-top,wrong-import-position
+from reference import original  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _run(command):
@@ -52,7 +52,7 @@ def main():
   os.makedirs(workdir, exist_ok=True)
   corpus = os.path.join(workdir, "corpus.txt")
   if not os.path.exists(corpus):
-    subprocess.run([sys.executable, os.path.join(REPO, "tests", "english_corpus.py"),
+    subprocess.run([sys.executable, os.path.join(REPO, "reference", "english_corpus.py"),
                     "--output", corpus, "--megabytes", str(args.megabytes)], check=True)
   megabytes = os.path.getsize(corpus) / 1e6
   vocab = original.minilm_vocab_path()

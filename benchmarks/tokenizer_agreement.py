@@ -5,10 +5,10 @@ uncased, the ids of FullTokenizer (the original's, which the data path keeps) wi
   * tensorflow-text's BertTokenizer as shipped (lower_case=True/False, its defaults otherwise);
   * `bert_mlm.interop.text_preprocessing.TextTokenizer` (BertTokenizer configured, with FullTokenizer's
     normalisation), the tokenizer of the exported preprocessing SavedModel;
-on English prose (tests/english_corpus.py: standard library docstrings), the repository's
-multilingual test text and sample corpus, random strings of tricky characters (tests/helpers.py),
-and every code point of planes 0, 1 and 14 inside a word. Prints how many texts get other ids
-than FullTokenizer's, and the share that get the same.
+on English prose (reference/english_corpus.py: standard library docstrings), the repository's
+multilingual test text and sample corpus, random strings of tricky characters
+(reference/tricky_text.py), and every code point of planes 0, 1 and 14 inside a word. Prints how
+many texts get other ids than FullTokenizer's, and the share that get the same.
 
   python3 benchmarks/tokenizer_agreement.py [--megabytes 2]
 """
@@ -28,8 +28,9 @@ sys.path.insert(0, _REPO)
 
 from bert_mlm.interop import text_preprocessing  # pylint: disable=wrong-import-position
 from bert_mlm import tokenization  # pylint: disable=wrong-import-position
-from tests.reference import original  # pylint: disable=wrong-import-position
-from tests.helpers import random_texts  # pylint: disable=wrong-import-position
+import reference  # pylint: disable=wrong-import-position
+from reference import original  # pylint: disable=wrong-import-position
+from reference import tricky_text  # pylint: disable=wrong-import-position
 
 
 def _lines(path):
@@ -50,14 +51,13 @@ def main():
   vocab_file = original.minilm_vocab_path()
   with tempfile.TemporaryDirectory() as directory:
     english = os.path.join(directory, "english.txt")
-    subprocess.run([sys.executable, os.path.join(_REPO, "tests", "english_corpus.py"),
+    subprocess.run([sys.executable, os.path.join(_REPO, "reference", "english_corpus.py"),
                     "--output", english, "--megabytes", str(args.megabytes)], check=True,
                    capture_output=True)
     sets = [("English prose (%g MB)" % args.megabytes, _lines(english)),
-            ("multilingual test text", _lines(os.path.join(_REPO, "tests", "data",
-                                                           "multilingual.txt"))),
+            ("multilingual test text", _lines(reference.MULTILINGUAL_TEXT)),
             ("sample corpus", _lines(os.path.join(_REPO, "sample_data", "corpus.txt"))),
-            ("random tricky strings", random_texts(seed=1, count=3000))]
+            ("random tricky strings", tricky_text.random_texts(seed=1, count=3000))]
   code_points = [c for c in list(range(0x20000)) + list(range(0xE0000, 0xF0000))
                  if not 0xD800 <= c <= 0xDFFF]
   sets.append(("each code point of planes 0, 1, 14", [

@@ -1,6 +1,6 @@
 """Vocabulary quality: a vocabulary learned by create_vocab.py against the released uncased one.
 
-Builds a corpus of English prose (tests/english_corpus.py: docstrings of the standard library,
+Builds a corpus of English prose (reference/english_corpus.py: docstrings of the standard library,
 then of the pinned TensorFlow, Keras and NumPy), holds out every fifth document, learns uncased
 vocabularies on the other four fifths with `vocab_learning.create_vocab` (create_vocab.py's
 code), and measures on the held-out documents, with FullTokenizer, for each learned vocabulary and
@@ -27,7 +27,7 @@ sys.path.insert(0, _REPO)
 
 from bert_mlm import tokenization  # pylint: disable=wrong-import-position
 from bert_mlm.data import vocab_learning  # pylint: disable=wrong-import-position
-from tests.reference import original  # pylint: disable=wrong-import-position
+from reference import original  # pylint: disable=wrong-import-position
 
 
 def split_documents(path, train_path, held_out_every=5):
@@ -56,7 +56,7 @@ def main():
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as directory:
     corpus = os.path.join(directory, "corpus.txt")
-    subprocess.run([sys.executable, os.path.join(_REPO, "tests", "english_corpus.py"),
+    subprocess.run([sys.executable, os.path.join(_REPO, "reference", "english_corpus.py"),
                     "--output", corpus, "--megabytes", str(args.megabytes)], check=True,
                    capture_output=True)
     train = os.path.join(directory, "train.txt")

@@ -16,7 +16,7 @@ The map, one idea per module:
     tokenization      the original's tokenization module (FullTokenizer, exact, cached)
     tfrecord          tf.train.Example wire format and TFRecord framing
     pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords
-    parallel_data     per-file mode: each input file alone, on worker processes, within memory
+    per_file          per-file mode: each input file alone, on worker processes, within memory
     shard_text        text -> shards at document boundaries, streaming
     beam_pipeline     per-file mode as an Apache Beam pipeline (the only module importing beam)
     unmasked_examples --dynamic_masking: the NSP pairs without masks
@@ -46,7 +46,7 @@ The map, one idea per module:
     dry_run           --dry_run: a command line's flags and files checked, nothing run
 
   Tools                                          checkpoints and models in other formats
-    hf_convert        TF1 checkpoints <-> Hugging Face safetensors directories
+    huggingface       TF1 checkpoints <-> Hugging Face safetensors directories
     text_preprocessing  FullTokenizer's ids with tensorflow-text ops, BERT input packing
     export            encoder and preprocessing SavedModels (TF Hub convention)
 

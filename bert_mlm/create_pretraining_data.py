@@ -17,6 +17,7 @@ import time
 
 from absl import logging
 
+from bert_mlm import chinese_words
 from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm import schema
@@ -28,6 +29,12 @@ from bert_mlm.errors import UsageError
 _NUM_LOGGED_EXAMPLES = 20
 # [CLS] A [SEP] B [SEP] with at least one token in A and in B.
 _MIN_SEQ_LENGTH = 5
+
+
+def check_masked_lm_prob(masked_lm_prob):
+  """Raises UsageError unless 0 < masked_lm_prob <= 1 (here and for --dynamic_masking)."""
+  if not 0.0 < masked_lm_prob <= 1.0:
+    raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % masked_lm_prob)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +52,15 @@ class DataOptions:
   # Not in the original: write the NSP instances unmasked (unmasked_examples.py); the input
   # pipeline masks each batch (run_pretraining.py --dynamic_masking).
   dynamic_masking: bool = False
+  # Not in the original: whole-word masking with Chinese words (chinese_words.py): "jieba"
+  # segments each line, "whitespace" takes words already separated by spaces; None: off.
+  # Implies do_whole_word_mask.
+  chinese_whole_word_mask: str = None
+
+  @property
+  def whole_word_mask(self):
+    """Whether candidates are whole words (`##` pieces, and Chinese words if asked for)."""
+    return self.do_whole_word_mask or bool(self.chinese_whole_word_mask)
 
   def validate(self):
     """Raises UsageError naming the first flag whose value can't work."""
@@ -54,12 +70,13 @@ class DataOptions:
           % (self.max_seq_length, _MIN_SEQ_LENGTH))
     if self.max_predictions_per_seq < 0:
       raise UsageError("--max_predictions_per_seq=%d must be >= 0." % self.max_predictions_per_seq)
-    if not 0.0 < self.masked_lm_prob <= 1.0:
-      raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % self.masked_lm_prob)
+    check_masked_lm_prob(self.masked_lm_prob)
     if not 0.0 <= self.short_seq_prob <= 1.0:
       raise UsageError("--short_seq_prob=%r must be in [0, 1]." % self.short_seq_prob)
     if self.dupe_factor < 1:
       raise UsageError("--dupe_factor=%d must be >= 1." % self.dupe_factor)
+    if self.chinese_whole_word_mask:
+      chinese_words.check_segmenter(self.chinese_whole_word_mask)
 
 
 @dataclasses.dataclass
@@ -122,7 +139,8 @@ def read_documents(input_files, tokenizer):
   """Text files -> documents: a blank line ends a document, each other line is a sentence.
 
   Documents run on across files until a blank line, as in the original. Lines with no tokens and
-  documents with no sentences are dropped.
+  documents with no sentences are dropped. `tokenizer` is a FullTokenizer, or a
+  chinese_words.WordMarkingTokenizer (then the ids carry its marks).
 
   Returns:
     [document][sentence][token id].
@@ -158,9 +176,14 @@ class MaskedLmMasker(object):
   token becomes [MASK] 80% of the time, stays 10%, and becomes a random vocabulary token 10%.
   With whole-word masking a candidate is a word: a token and the `##` pieces after it, masked
   together or not at all (and skipped if it would exceed the prediction count).
+
+  With `marked_words` the token ids may carry chinese_words' marks (`vocab_size + id`: a CJK
+  character that continues a word); such a token joins the word before it as a `##` piece
+  would, and is unmarked before anything is drawn or written.
   """
 
-  def __init__(self, vocab, masked_lm_prob, max_predictions_per_seq, do_whole_word_mask):
+  def __init__(self, vocab, masked_lm_prob, max_predictions_per_seq, do_whole_word_mask,
+               marked_words=False):
     self.mask_id = vocab[tokenization.MASK_TOKEN]
     self.cls_id = vocab[tokenization.CLS_TOKEN]
     self.sep_id = vocab[tokenization.SEP_TOKEN]
@@ -168,8 +191,10 @@ class MaskedLmMasker(object):
     self.masked_lm_prob = masked_lm_prob
     self.max_predictions_per_seq = max_predictions_per_seq
     self.do_whole_word_mask = do_whole_word_mask
-    # Ids of "##" continuation pieces (ids are line numbers, so the vocab list order is id order).
-    self.is_continuation = bytearray(t.startswith("##") for t in vocab)
+    self.marked_words = marked_words
+    # Ids of "##" continuation pieces (ids are line numbers, so the vocab list order is id order),
+    # then the marked ids, which all continue a word.
+    self.is_continuation = bytearray(t.startswith("##") for t in vocab) + b"\x01" * len(vocab)
 
   def create_instance(self, tokens_a, tokens_b, is_random_next, rng):
     """[CLS] A [SEP] B [SEP] with masked LM predictions applied; draws from `rng`."""
@@ -180,8 +205,15 @@ class MaskedLmMasker(object):
                          max(1, int(round(num_tokens * self.masked_lm_prob))))
     candidates = list(range(1, first_sep))
     candidates += range(first_sep + 1, num_tokens - 1)
-    mask = self._mask_whole_words if self.do_whole_word_mask else self._mask_tokens
-    originals = mask(input_ids, candidates, num_to_predict, rng)  # {position: original id}
+    # Marked ids say where the words are; the instance holds the plain ids.
+    word_ids = input_ids
+    if self.marked_words:
+      input_ids = chinese_words.unmark(word_ids, self.vocab_size)
+    if self.do_whole_word_mask:
+      originals = self._mask_whole_words(input_ids, word_ids, candidates, num_to_predict, rng)
+    else:
+      originals = self._mask_tokens(input_ids, candidates, num_to_predict, rng)
+    # originals: {position: original id}
     positions = sorted(originals)
     return TrainingInstance(input_ids, len(tokens_a), positions,
                             [originals[p] for p in positions], is_random_next)
@@ -204,12 +236,13 @@ class MaskedLmMasker(object):
     _shuffle_with(rng, candidates)
     return self._replace(input_ids, candidates[:num_to_predict], rng)
 
-  def _mask_whole_words(self, input_ids, candidates, num_to_predict, rng):
+  def _mask_whole_words(self, input_ids, word_ids, candidates, num_to_predict, rng):
+    # word_ids: input_ids, or the same with chinese_words' marks; grouped before any change.
     words = []
     is_continuation = self.is_continuation
     for index in candidates:
       # Like the original, a "##" piece right after [SEP] joins the last word before it.
-      if words and is_continuation[input_ids[index]]:
+      if words and is_continuation[word_ids[index]]:
         words[-1].append(index)
       else:
         words.append([index])
@@ -315,11 +348,13 @@ def create_training_instances(all_documents, vocab, options, rng):
   Instances are serialized as soon as they are made: the bytes are smaller than any Python
   structure holding the same ids. Shuffles `all_documents` in place (as the original does).
   """
+  marked_words = bool(options.chinese_whole_word_mask)
   if options.dynamic_masking:
-    masker, encoder = unmasked_examples.maker_and_encoder(vocab, options.max_seq_length)
+    masker, encoder = unmasked_examples.maker_and_encoder(vocab, options.max_seq_length,
+                                                          marked_words)
   else:
     masker = MaskedLmMasker(vocab, options.masked_lm_prob, options.max_predictions_per_seq,
-                            options.do_whole_word_mask)
+                            options.whole_word_mask, marked_words)
     encoder = ExampleEncoder(options.max_seq_length, options.max_predictions_per_seq)
   rng.shuffle(all_documents)
   instances = []
@@ -399,12 +434,19 @@ def write_instances(instances, files, tokenizer):
 
 
 def load_tokenizer(vocab_file, options):
-  """The FullTokenizer of `vocab_file` with the options' casing; it must hold the special tokens."""
+  """The FullTokenizer of `vocab_file` with the options' casing; it must hold the special tokens.
+
+  With --chinese_whole_word_mask, also loads the segmenter (once per process, before any
+  worker is forked from this one).
+  """
   tokenizer = tokenization.FullTokenizer(vocab_file, options.do_lower_case,
                                          options.preserve_unused_tokens)
   tokenization.require_tokens(
       tokenizer.vocab, (tokenization.CLS_TOKEN, tokenization.SEP_TOKEN, tokenization.MASK_TOKEN,
                         tokenization.UNK_TOKEN), vocab_file)
+  if options.chinese_whole_word_mask:
+    chinese_words.check_segmenter(options.chinese_whole_word_mask)
+    chinese_words.initialize(options.chinese_whole_word_mask)
   return tokenizer
 
 
@@ -437,7 +479,10 @@ def _create_from_files(input_files, output_files, tokenizer, options, empty_mess
   """Input files, read as one stream -> examples round-robin over the output files; a count."""
   # Open (temporary) outputs first: an unwritable output fails before any work is done.
   with atomic.AtomicOutputs(output_files) as files:
-    all_documents = read_documents(input_files, tokenizer)
+    reader = tokenizer
+    if options.chinese_whole_word_mask:
+      reader = chinese_words.WordMarkingTokenizer(tokenizer, options.chinese_whole_word_mask)
+    all_documents = read_documents(input_files, reader)
     if not all_documents:
       raise UsageError(empty_message)
     rng = random.Random(options.random_seed)

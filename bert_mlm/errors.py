@@ -18,6 +18,8 @@ Exit statuses (the sysexits.h names):
    1  bad input (UsageError), found before any step
   65  bad training/evaluation data met mid-run (DataError; EX_DATAERR): repair or remove the
       file named, or rerun with --skip_corrupt_records; the rerun resumes
+  69  multi-worker: another worker was lost (killed, crashed, unreachable) or failed for a reason
+      of its own (WorkerLost; EX_UNAVAILABLE): rerun every worker to resume
   70  the training loss became NaN or infinite (DivergedError; EX_SOFTWARE): rerun from the
       last good checkpoint named, with a lower learning rate (or bf16 rather than fp16)
   74  an output could not be written (WriteError; EX_IOERR): free space, rerun to resume
@@ -64,17 +66,31 @@ class Preempted(Exception):
   exit_status = 75
 
 
+class WorkerLost(Exception):
+  """Multi-worker training: another worker stopped answering (killed, crashed, its machine gone)
+  or stopped on an error of its own, so this one cannot go on. The message names that worker
+  (task and address) and what TensorFlow or the worker reported, and the last checkpoint."""
+  exit_status = 69
+
+
+# What the scripts print as `<program>: error: <message>`, exiting with the class's status.
+ONE_LINE_ERRORS = (UsageError, WriteError, DivergedError)
+
+
 @contextlib.contextmanager
 def one_line_errors(program):
-  """Turns a UsageError, WriteError, DivergedError or Preempted raised inside into
+  """Turns a UsageError, WriteError, DivergedError, Preempted or WorkerLost raised inside into
   `<program>: <kind>: <message>` and the exception's exit status."""
   try:
     yield
-  except (UsageError, WriteError, DivergedError) as e:
+  except ONE_LINE_ERRORS as e:
     print("%s: error: %s" % (program, e), file=sys.stderr)
     sys.exit(e.exit_status)
   except Preempted as e:
     print("%s: preempted: %s" % (program, e), file=sys.stderr)
+    sys.exit(e.exit_status)
+  except WorkerLost as e:
+    print("%s: worker lost: %s" % (program, e), file=sys.stderr)
     sys.exit(e.exit_status)
 
 

@@ -58,7 +58,7 @@ def gelu_exact(x):
   """GELU with the exact normal CDF: x * 0.5 * (1 + erf(x / sqrt(2))).
 
   Not in the original (its "gelu" is the tanh form above): it is Hugging Face transformers'
-  "gelu", here so that models trained with it (converted by `hf_convert`) compute what they
+  "gelu", here so that models trained with it (converted by `interop.huggingface`) compute what they
   were trained to compute. The two differ by up to about 5e-4 per activation.
   """
   return _gelu_exact_forward(x), lambda dy: _gelu_exact_backward(x, dy)

@@ -6,13 +6,15 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO, SAMPLE_DATA, TEST_DATA
-from tests.reference import original
+import reference
+from reference import original
+from tests import helpers
 
 
 
 def pytest_configure(config):
-  config.addinivalue_line("markers", "slow: takes more than a few seconds")
+  config.addinivalue_line(
+      "markers", "slow: takes more than about 3 s; -m 'not slow' runs the fast tier")
 
 
 @pytest.fixture(scope="session")
@@ -23,24 +25,24 @@ def minilm_vocab():
 
 @pytest.fixture(scope="session")
 def sample_vocab():
-  return os.path.join(SAMPLE_DATA, "vocab.txt")
+  return os.path.join(helpers.SAMPLE_DATA, "vocab.txt")
 
 
 @pytest.fixture(scope="session")
 def sample_corpus():
-  return os.path.join(SAMPLE_DATA, "corpus.txt")
+  return os.path.join(helpers.SAMPLE_DATA, "corpus.txt")
 
 
 @pytest.fixture(scope="session")
 def multilingual_corpus():
   """Chinese, Japanese, Korean, accented European text, symbols and control characters."""
-  return os.path.join(TEST_DATA, "multilingual.txt")
+  return reference.MULTILINGUAL_TEXT
 
 
 @pytest.fixture(scope="session")
 def english_corpus(tmp_path_factory):
   """About 300 KB of real English prose: Python standard library docstrings."""
   path = str(tmp_path_factory.mktemp("corpus") / "english.txt")
-  subprocess.run([sys.executable, os.path.join(REPO, "tests", "english_corpus.py"),
+  subprocess.run([sys.executable, os.path.join(helpers.REPO, "reference", "english_corpus.py"),
                   "--output", path, "--megabytes", "0.3"], check=True, capture_output=True)
   return path

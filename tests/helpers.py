@@ -5,7 +5,6 @@ Test modules import this, never each other.
 
 import json
 import os
-import random
 
 import numpy as np
 
@@ -13,7 +12,6 @@ from bert_mlm import schema
 from bert_mlm.storage import tfrecord
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TEST_DATA = os.path.join(REPO, "tests", "data")
 SAMPLE_DATA = os.path.join(REPO, "sample_data")
 SCRIPTS = os.path.join(REPO, "tests", "scripts")
 
@@ -27,6 +25,31 @@ TRAIN_CONFIG = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_atte
                     intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.0,
                     attention_probs_dropout_prob=0.0, max_position_embeddings=24,
                     type_vocab_size=2, initializer_range=0.2)
+
+
+def pretraining_options(files, output_dir, /, config=TRAIN_CONFIG, seq_length=24,
+                        max_predictions=4, batch_size=4, **values):
+  """run_pretraining's options for a small run on the record `files`, unshuffled; `values` sets
+  any other field or replaces one of these."""
+  # pylint: disable=g-import-not-at-top
+  from bert_mlm.config import BertConfig
+  from bert_mlm.training import loop  # TensorFlow: imported by the tests that train only
+  options = dict(bert_config=BertConfig.from_dict(config), input_files=list(files),
+                 output_dir=str(output_dir), max_seq_length=seq_length,
+                 max_predictions_per_seq=max_predictions, do_train=True,
+                 train_batch_size=batch_size, eval_batch_size=batch_size, train_shuffle=False)
+  options.update(values)
+  return loop.PretrainingOptions(**options)
+
+
+def pretraining_flags(config_file, files, output_dir, seq_length=24, max_predictions=4,
+                      batch_size=4, **values):
+  """run_pretraining.py's flags for a small training run on the record `files`; `values` adds
+  each as --name=value."""
+  flags = ["--bert_config_file=" + config_file, "--input_file=" + ",".join(files),
+           "--output_dir=" + str(output_dir), "--do_train", "--train_batch_size=%d" % batch_size,
+           "--max_seq_length=%d" % seq_length, "--max_predictions_per_seq=%d" % max_predictions]
+  return flags + ["--%s=%s" % (name, value) for name, value in values.items()]
 
 
 def make_features(config, batch_size=3, seq_length=24, max_predictions=6, seed=0):
@@ -133,31 +156,6 @@ def text_lines(*paths):
     with open(path, "rb") as f:
       lines.extend(raw.decode("utf-8") for raw in f)
   return lines
-
-
-# Characters that exercise every branch of the original's cleaning and splitting.
-_TRICKY = (
-    "abcXYZ019 .,;:!?'\"$^~`|\\/@#%&*()[]{}<>-_=+"  # ASCII, including symbols that are not P*
-    "\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2009\u2028\u2029\u202f\u3000"  # whitespace kinds
-    "\x00\x01\x7f\u200b\u200d\u00ad\ufeff\ufffd\ue000\U000f0000\u0378"  # control, format, PUA
-    "éñüÅçøß\u0301\u0308\u0327İıŉǅﬁ"  # accents, combining marks, case oddities
-    "中文字漢㐀𠀀\U0002A700\uf900\u3001\u3002「」"  # CJK ideographs and CJK punctuation
-    "한국어ひらがなカタカナＡＢＣ１２"  # Hangul, kana, fullwidth
-    "αβγΩжЖ\u0905\u093f\u0627\u064e😀𝕏∑≤€£¥§¶•…–—‘’“”«»¿¡")
-
-
-def random_texts(seed, count):
-  """`count` random strings of _TRICKY characters, then words around the 200-character limit."""
-  rng = random.Random(seed)
-  texts = []
-  for _ in range(count):
-    length = rng.randint(0, 60)
-    texts.append("".join(rng.choice(_TRICKY) for _ in range(length)))
-  # Words at and around the 200-character limit, with and without accents.
-  for n in (199, 200, 201, 250):
-    texts.append("a" * n)
-    texts.append("x " + "é" * n + " y")
-  return texts
 
 
 def original_pack(tokens_a, tokens_b, seq_length, cls_id, sep_id):

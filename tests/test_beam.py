@@ -8,10 +8,11 @@ import subprocess
 import sys
 
 import apache_beam  # pylint: disable=unused-import  (fail here, clearly, without the extra)
+import pytest
 
-from bert_mlm.data import parallel_data
+from bert_mlm.data import per_file
 from bert_mlm import create_pretraining_data
-from tests.conftest import REPO
+from tests import helpers
 
 _FLAGS = dict(dupe_factor=2, max_seq_length=64, max_predictions_per_seq=10, random_seed=3,
               do_whole_word_mask=True)
@@ -20,12 +21,13 @@ _FLAGS = dict(dupe_factor=2, max_seq_length=64, max_predictions_per_seq=10, rand
 def _beam(*args):
   # Beam's workers are new interpreters: they find this checkout through PYTHONPATH.
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+      [helpers.REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
   return subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py")] + list(args),
+      [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data_beam.py")] + list(args),
       capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_direct_runner_writes_what_the_worker_pool_writes(english_corpus, minilm_vocab,
                                                           tmp_path):
   inputs = tmp_path / "in"
@@ -40,8 +42,8 @@ def test_direct_runner_writes_what_the_worker_pool_writes(english_corpus, minilm
   (inputs / "bad.txt").write_bytes(b"One fine line.\nBroken \xff here.\n")
 
   pool = tmp_path / "pool"
-  parallel_data.create_per_file(",".join(good), str(pool), minilm_vocab,
-                                create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
+  per_file.create_per_file(",".join(good), str(pool), minilm_vocab,
+                           create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
   flags = ["--vocab_file=" + minilm_vocab, "--do_whole_word_mask", "--dupe_factor=2",
            "--max_seq_length=64", "--max_predictions_per_seq=10", "--random_seed=3",
            "--runner=DirectRunner", "--direct_num_workers=2",

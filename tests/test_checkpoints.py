@@ -13,7 +13,7 @@ from bert_mlm.storage import checkpoints
 from bert_mlm.training import checkpoint_manager
 from bert_mlm.config import BertConfig
 from bert_mlm.model.pretraining_model import BertPretrainingModel
-from tests.helpers import REPO
+from tests import helpers
 
 _SMALL = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=32, max_position_embeddings=20, type_vocab_size=2)
@@ -46,10 +46,11 @@ def test_round_trip_with_global_step_and_slots(tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.slow
 def test_strip_command_line(tmp_path):
   prefix = _save(BertPretrainingModel(_SMALL), str(tmp_path / "m"),
                  slots={"cls/predictions/output_bias": {"adam_m": tf.zeros([50])}})
-  subprocess.run([sys.executable, os.path.join(REPO, "strip_checkpoint.py"),
+  subprocess.run([sys.executable, os.path.join(helpers.REPO, "strip_checkpoint.py"),
                   "--input_checkpoint=" + prefix, "--output_checkpoint=" + str(tmp_path / "s")],
                  check=True, capture_output=True)
   stripped = checkpoints.CheckpointReader(str(tmp_path / "s")).shapes

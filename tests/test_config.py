@@ -8,10 +8,10 @@ import pytest
 
 from bert_mlm.errors import UsageError
 from bert_mlm.config import BertConfig, check_vocab_size
-from tests.helpers import REPO
+from tests import helpers
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "configs", "*.json"))))
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(helpers.REPO, "configs", "*.json"))))
 def test_shipped_configs(path):
   config = BertConfig.from_json_file(path)
   with open(path) as f:
@@ -67,25 +67,26 @@ def test_bad_files(tmp_path):
 
 
 def test_vocab_size_must_match_vocab_file():
-  config = BertConfig.from_json_file(os.path.join(REPO, "configs", "sample_tiny.json"))
-  check_vocab_size(config, os.path.join(REPO, "sample_data", "vocab.txt"))
+  config = BertConfig.from_json_file(os.path.join(helpers.REPO, "configs", "sample_tiny.json"))
+  check_vocab_size(config, os.path.join(helpers.REPO, "sample_data", "vocab.txt"))
   with pytest.raises(ValueError, match="has 1042 tokens but the config's vocab_size is 30522"):
     check_vocab_size(BertConfig(vocab_size=30522),
-                     os.path.join(REPO, "sample_data", "vocab.txt"))
+                     os.path.join(helpers.REPO, "sample_data", "vocab.txt"))
 
 
 def test_config_and_vocab_from_a_filesystem_with_a_scheme():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(REPO, "configs", "sample_tiny.json")) as f:
+  with open(os.path.join(helpers.REPO, "configs", "sample_tiny.json")) as f:
     text = f.read()
   with tf.io.gfile.GFile("ram://config-test/bert_config.json", "w") as f:
     f.write(text)
-  with open(os.path.join(REPO, "sample_data", "vocab.txt")) as f:
+  with open(os.path.join(helpers.REPO, "sample_data", "vocab.txt")) as f:
     vocab = f.read()
   with tf.io.gfile.GFile("ram://config-test/vocab.txt", "w") as f:
     f.write(vocab)
   config = BertConfig.from_json_file("ram://config-test/bert_config.json")
-  assert config == BertConfig.from_json_file(os.path.join(REPO, "configs", "sample_tiny.json"))
+  assert config == BertConfig.from_json_file(
+      os.path.join(helpers.REPO, "configs", "sample_tiny.json"))
   check_vocab_size(config, "ram://config-test/vocab.txt")
   with pytest.raises(UsageError, match="BERT config ram://config-test/none.json does not exist"):
     BertConfig.from_json_file("ram://config-test/none.json")

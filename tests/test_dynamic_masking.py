@@ -23,8 +23,8 @@ from bert_mlm.training import loop
 from bert_mlm.training import record_layout
 from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError
-from tests.helpers import REPO
-from tests.reference import original
+from reference import original
+from tests import helpers
 
 _SEQ = 48
 _PREDICTIONS = 6
@@ -157,6 +157,7 @@ def _check_batches(out, ids, mask, vocab, whole_words):
           "random": int(((new != vocab["[MASK]"]) & (new != ids[chosen])).sum())}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whole_words", [False, True])
 def test_rules_hold_on_thousands_of_batches(records_file, word_vocab, whole_words):
   vocab = tokenization.load_vocab(word_vocab)
@@ -213,6 +214,7 @@ def test_count_rule_is_the_originals_arithmetic(prob):
   assert list(ours) == [_rule(n, prob, 80) for n in lengths]
 
 
+@pytest.mark.slow
 def test_reproducible_with_seed_and_fixed_in_evaluation(records_file, word_vocab):
   masking = dynamic_masking.DynamicMasking.from_vocab_file(word_vocab, _PROB, True)
   dataset = _dataset(records_file, masking, 8, seed=5)
@@ -240,7 +242,7 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
             "print(create_pretraining_data.create_pretraining_data(%r, %r, %r, options))\n"
             "assert 'tensorflow' not in sys.modules\n" % (sample_corpus, output, sample_vocab))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=REPO))
+                          env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-2000:]
   vocab = tokenization.load_vocab(sample_vocab)
   examples = original.read_examples(output)
@@ -274,6 +276,7 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
     record_layout.check_records([output], record_layout.RecordLayout(64, 10))
 
 
+@pytest.mark.slow
 def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sample_vocab):
   records = str(tmp_path / "unmasked.tfrecord")
   create_pretraining_data.create_pretraining_data(
@@ -282,7 +285,7 @@ def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sampl
   masking = dynamic_masking.DynamicMasking.from_vocab_file(sample_vocab, 0.15, True)
   options = loop.PretrainingOptions(
       bert_config=config_lib.BertConfig.from_json_file(
-          os.path.join(REPO, "configs", "sample_tiny.json")),
+          os.path.join(helpers.REPO, "configs", "sample_tiny.json")),
       input_files=[records], output_dir=str(tmp_path / "out"), max_seq_length=64,
       max_predictions_per_seq=10, do_train=True, train_batch_size=32, eval_batch_size=16,
       learning_rate=1e-3, num_train_steps=100, num_warmup_steps=10, save_checkpoints_steps=100,
@@ -298,12 +301,13 @@ def test_training_learns_and_evaluation_is_stable(tmp_path, sample_corpus, sampl
   assert first["global_step"] == 100
 
 
+@pytest.mark.slow
 def test_flags_without_vocab_are_an_error(tmp_path):
   result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "run_pretraining.py"),
-       "--bert_config_file=" + os.path.join(REPO, "configs", "sample_tiny.json"),
-       "--input_file=" + os.path.join(REPO, "sample_data", "corpus.txt"),
+      [sys.executable, os.path.join(helpers.REPO, "run_pretraining.py"),
+       "--bert_config_file=" + os.path.join(helpers.REPO, "configs", "sample_tiny.json"),
+       "--input_file=" + os.path.join(helpers.REPO, "sample_data", "corpus.txt"),
        "--output_dir=" + str(tmp_path), "--do_train", "--dynamic_masking"],
-      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO))
+      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 1
   assert "run_pretraining.py: error: --dynamic_masking needs --vocab_file" in result.stderr

@@ -17,7 +17,9 @@ from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
-from tests.helpers import REPO
+
+# Every test here uses the exported SavedModels, a module fixture of several seconds.
+pytestmark = pytest.mark.slow
 
 _TEXTS = ["The first settlers built houses of stone.", "Roswitha milks the goat at dawn!",
           "By 1387, Lislemouth had grown to 710 people.", "石桥 (stone bridge)"]
@@ -54,6 +56,21 @@ for i, layer in enumerate(called["encoder_outputs"]):
   out["call_encoder_outputs_%d" % i] = layer.numpy()
 mlm = encoder.mlm(dict(encoder_inputs, masked_lm_positions=tf.constant(inputs["positions"])))
 out["mlm_logits"] = mlm["mlm_logits"].numpy()
+# training=True: dropout, a fresh mask each call; the same weights.
+inference = called["sequence_output"].numpy()
+training = [encoder(encoder_inputs, training=True)["sequence_output"].numpy() for _ in range(20)]
+out["dropout_mean_abs_change"] = np.mean([np.abs(t - inference).mean() for t in training])
+out["dropout_calls_differ"] = np.abs(training[0] - training[1]).max()
+out["call_again_sequence_output"] = encoder(encoder_inputs)["sequence_output"].numpy()
+out["serve_pooled_output"] = encoder.serve(encoder_inputs)["pooled_output"].numpy()
+out["call_training_differs"] = np.abs(
+    encoder.call_training(encoder_inputs)["pooled_output"].numpy() - out["serve_pooled_output"]).max()
+mlm_training = encoder.mlm(dict(encoder_inputs, masked_lm_positions=tf.constant(inputs["positions"])),
+                           training=True)
+out["mlm_training_differs"] = np.abs(mlm_training["mlm_logits"].numpy() - out["mlm_logits"]).max()
+out["num_variables"] = len(encoder.variables)
+out["trainable_names"] = np.array(sorted(v.name for v in encoder.trainable_variables))
+out["num_regularization_losses"] = len(encoder.regularization_losses)
 signature = encoder.signatures["mlm"](masked_lm_positions=tf.constant(inputs["positions"]),
                                       **encoder_inputs)
 for k, v in signature.items():
@@ -80,7 +97,7 @@ np.savez(outputs_file, **out)
 def exported(tmp_path_factory, sample_vocab):
   """A small random model, its checkpoint, and export_savedmodel.py's output."""
   directory = tmp_path_factory.mktemp("export")
-  config = BertConfig.from_json_file(os.path.join(REPO, "configs", "sample_tiny.json"))
+  config = BertConfig.from_json_file(os.path.join(helpers.REPO, "configs", "sample_tiny.json"))
   keras.utils.set_random_seed(7)
   model = BertPretrainingModel(config)
   # Non-zero biases, so that the test sees them.
@@ -94,10 +111,11 @@ def exported(tmp_path_factory, sample_vocab):
   with open(config_file, "w") as f:
     json.dump(config.to_dict(), f)
   result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "export_savedmodel.py"), "--input_checkpoint=" + prefix,
-       "--bert_config_file=" + config_file, "--vocab_file=" + sample_vocab,
-       "--do_lower_case=True", "--output_dir=" + str(directory / "out"), "--seq_length=32"],
-      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO))
+      [sys.executable, os.path.join(helpers.REPO, "export_savedmodel.py"),
+       "--input_checkpoint=" + prefix, "--bert_config_file=" + config_file,
+       "--vocab_file=" + sample_vocab, "--do_lower_case=True",
+       "--output_dir=" + str(directory / "out"), "--seq_length=32"],
+      capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-3000:]
   return model, str(directory / "out"), directory
 
@@ -145,6 +163,28 @@ def test_encoder_outputs_equal_the_keras_models(exported, fresh_process_outputs)
     for i, layer in enumerate(want["all_encoder_layers"]):
       np.testing.assert_allclose(out[prefix + "encoder_outputs_%d" % i], layer, atol=1e-5)
   assert "call_encoder_outputs_%d" % model.config.num_hidden_layers not in out
+
+
+def test_training_applies_the_configs_dropout(exported, fresh_process_outputs):
+  """TF Hub's reusable SavedModel API: training=True is dropout at the config's rates (the mean
+  change it makes is our Keras model's, within sampling noise), a new mask per call;
+  training=False is deterministic; every encoder weight (the pooler's too) is trainable."""
+  model, _, _ = exported
+  inputs, out = fresh_process_outputs
+  args = [tf.constant(inputs[k]) for k in ("input_word_ids", "input_mask", "input_type_ids")]
+  inference = model.bert(*args, training=False)["sequence_output"].numpy()
+  ours = np.mean([np.abs(model.bert(*args, training=True)["sequence_output"].numpy() -
+                         inference).mean() for _ in range(20)])
+  assert 0.85 < out["dropout_mean_abs_change"] / ours < 1.15, (out["dropout_mean_abs_change"],
+                                                               ours)
+  assert out["dropout_calls_differ"] > 1e-2
+  np.testing.assert_array_equal(out["call_again_sequence_output"], out["call_sequence_output"])
+  np.testing.assert_allclose(out["serve_pooled_output"], out["call_pooled_output"], atol=1e-6)
+  assert out["call_training_differs"] > 1e-3 and out["mlm_training_differs"] > 1e-3
+  assert out["num_variables"] == len(model.variables)  # the heads and the dropout seeds too
+  assert out["trainable_names"].tolist() == sorted(
+      v.value.name for v in model.bert.trainable_weights)
+  assert len(out["trainable_names"]) == 39 and out["num_regularization_losses"] == 0
 
 
 def test_mlm_logits_are_the_heads(exported, fresh_process_outputs):

@@ -35,8 +35,8 @@ from bert_mlm import create_pretraining_data
 from bert_mlm.storage import tfrecord
 from bert_mlm.training import loop
 from bert_mlm.config import BertConfig
+from reference import original
 from tests import helpers
-from tests.reference import original
 
 _SEQ, _PRED, _BATCH = 24, 4, 4
 _STEPS, _PER_LOOP = 30, 10
@@ -54,25 +54,21 @@ def _batches(first_seed, count=6, seq_length=_SEQ):
           for s in range(count)]
 
 
+# The run of every training test here, as options and as run_pretraining.py's flags.
+_RUN = dict(learning_rate=1e-3, num_train_steps=_STEPS, num_warmup_steps=3,
+            save_checkpoints_steps=_PER_LOOP, iterations_per_loop=_PER_LOOP, seed=3)
+
+
 def _options(files, output_dir, **kwargs):
-  values = dict(bert_config=BertConfig.from_dict(_CONFIG), input_files=list(files),
-                output_dir=str(output_dir), max_seq_length=_SEQ, max_predictions_per_seq=_PRED,
-                do_train=True, train_batch_size=_BATCH, eval_batch_size=_BATCH,
-                learning_rate=1e-3, num_train_steps=_STEPS, num_warmup_steps=3,
-                save_checkpoints_steps=_PER_LOOP, iterations_per_loop=_PER_LOOP,
-                max_eval_steps=10, train_shuffle=False, seed=3)
+  values = dict(_RUN, max_eval_steps=10)
   values.update(kwargs)
-  return loop.PretrainingOptions(**values)
+  return helpers.pretraining_options(files, output_dir, _CONFIG, _SEQ, _PRED, _BATCH, **values)
 
 
 def _flags(files, output_dir, config_file):
   """run_pretraining.py's flags for _options(files, output_dir)."""
-  return ["--bert_config_file=" + config_file, "--input_file=" + ",".join(files),
-          "--output_dir=" + str(output_dir), "--do_train", "--train_batch_size=%d" % _BATCH,
-          "--max_seq_length=%d" % _SEQ, "--max_predictions_per_seq=%d" % _PRED,
-          "--learning_rate=1e-3", "--num_train_steps=%d" % _STEPS, "--num_warmup_steps=3",
-          "--save_checkpoints_steps=%d" % _PER_LOOP, "--iterations_per_loop=%d" % _PER_LOOP,
-          "--train_shuffle=false", "--seed=3"]
+  return helpers.pretraining_flags(config_file, files, output_dir, _SEQ, _PRED, _BATCH,
+                                   train_shuffle="false", **_RUN)
 
 
 def _train(files, output_dir, **kwargs):
@@ -272,6 +268,7 @@ def test_truncated_shard_checkpoints_the_last_step_and_resumes_once_repaired(dat
   _assert_same_run(out, data.whole, lost_steps=[11])
 
 
+@pytest.mark.slow
 def test_flipped_byte_stops_and_skip_corrupt_records_reads_past_it(data, tmp_path, capsys,
                                                                    caplog):
   a, b = _inputs(tmp_path / "in", data)
@@ -324,6 +321,7 @@ _GONE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(_GONE))
 def test_input_file_gone_or_unreadable_mid_run(data, tmp_path, capsys, monkeypatch, fault):
   damage, reason = _GONE[fault]
@@ -358,6 +356,7 @@ def test_input_file_gone_or_unreadable_mid_run(data, tmp_path, capsys, monkeypat
     shutil.rmtree(directory)
 
 
+@pytest.mark.slow
 def test_file_of_another_layout_mid_run(data, tmp_path, capsys, monkeypatch):
   a, b = _inputs(tmp_path / "in", data)
   # After the checks, b is replaced by records written for --max_seq_length=20.
@@ -376,6 +375,7 @@ def test_file_of_another_layout_mid_run(data, tmp_path, capsys, monkeypatch):
   _assert_checkpoint_at(out, _STEPS)
 
 
+@pytest.mark.slow
 def test_records_of_another_layout_inside_a_file(data, tmp_path, capsys, caplog):
   a, b = _inputs(tmp_path / "in", data)
   # b's records 11 and 12 are of another layout; its first record is fine.
@@ -499,6 +499,7 @@ def test_full_disk_at_checkpoint_keeps_the_previous_one_and_resumes(data, tmp_pa
     np.testing.assert_allclose(final[name], whole[name], rtol=1e-6, atol=1e-7, err_msg=name)
 
 
+@pytest.mark.slow
 def test_resume_falls_back_to_the_newest_complete_checkpoint(data, tmp_path, caplog):
   a, b = _inputs(tmp_path / "in", data)
   out = tmp_path / "out"

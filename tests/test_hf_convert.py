@@ -15,14 +15,15 @@ import torch
 import transformers
 
 from bert_mlm.storage import checkpoints
-from bert_mlm.interop import hf_convert
+from bert_mlm.interop import huggingface
+from bert_mlm.interop.huggingface import files as hf_files
+from bert_mlm.interop.huggingface import names as hf_names
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
 from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
+import reference
 from tests import helpers
-from tests.helpers import REPO, SAMPLE_DATA, TEST_DATA
-from tests.helpers import make_features
 
 _SMALL = dict(vocab_size=211, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
               intermediate_size=96, hidden_act="gelu", hidden_dropout_prob=0.1,
@@ -69,13 +70,13 @@ def _original_checkpoint(directory, config_dict, seed=0, slots=True):
 
 
 def _to_hf(prefix, config_file, vocab_file, output_dir, do_lower_case=True, **kwargs):
-  return hf_convert.convert(input_checkpoint=prefix, bert_config_file=config_file,
+  return huggingface.convert(input_checkpoint=prefix, bert_config_file=config_file,
                             vocab_file=vocab_file, do_lower_case=do_lower_case,
                             output_hf_dir=str(output_dir), **kwargs)
 
 
 def _from_hf(input_dir, prefix, **kwargs):
-  return hf_convert.convert(input_hf_dir=str(input_dir), output_checkpoint=str(prefix), **kwargs)
+  return huggingface.convert(input_hf_dir=str(input_dir), output_checkpoint=str(prefix), **kwargs)
 
 
 def _model_tensors(prefix):
@@ -137,7 +138,7 @@ def _load_pretraining(hf_dir, cls=transformers.BertForPreTraining):
 
 def test_weight_table_is_the_models():
   config = BertConfig.from_dict(_SMALL)
-  ours = {w.tf_name: w.shape for w in hf_convert.weight_table(config)}
+  ours = {w.tf_name: w.shape for w in hf_names.weight_table(config)}
   model = BertPretrainingModel(config)
   assert ours == {name: tuple(v.shape) for name, v in model.variables_by_name().items()}
 
@@ -165,7 +166,7 @@ def test_original_to_transformers(hidden_act, hf_act, tmp_path):
 
   model = _load_pretraining(hf_dir)
   assert model.config.hidden_act == hf_act and model.dtype == torch.float32
-  features = make_features(config, seed=2)
+  features = helpers.make_features(config, seed=2)
   _assert_close(_our_outputs(config_file, prefix, features),
                 _transformers_outputs(model, features))
   assert isinstance(transformers.AutoTokenizer.from_pretrained(str(hf_dir)),
@@ -184,7 +185,7 @@ def test_original_to_transformers(hidden_act, hf_act, tmp_path):
 @pytest.mark.slow
 def test_minilm_original_to_transformers(tmp_path):
   """The real MiniLM encoder the other tests use (a TF1 checkpoint) with random heads."""
-  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  from reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
   encoder_prefix, config_dict = minilm_checkpoint.convert_minilm(str(tmp_path / "minilm"))
   config_file = str(tmp_path / "minilm" / "bert_config.json")
   model = BertPretrainingModel(BertConfig.from_dict(config_dict))
@@ -193,7 +194,8 @@ def test_minilm_original_to_transformers(tmp_path):
                                        checkpoints.model_tensors(model.variables_by_name()))
   vocab_file = os.path.join(minilm_checkpoint.minilm_model_dir(), "vocab.txt")
   _to_hf(prefix, config_file, vocab_file, tmp_path / "hf")
-  features = make_features(config_dict, batch_size=2, seq_length=32, max_predictions=5, seed=1)
+  features = helpers.make_features(config_dict, batch_size=2, seq_length=32, max_predictions=5,
+                                   seed=1)
   _assert_close({k: v.numpy() for k, v in model(features, training=False).items()},
                 _transformers_outputs(_load_pretraining(tmp_path / "hf"), features))
   _from_hf(tmp_path / "hf", tmp_path / "back" / "bert_model.ckpt")
@@ -204,9 +206,9 @@ def test_minilm_original_to_transformers(tmp_path):
 def _tokenizer_lines():
   """A few hundred lines: the multilingual test text (CJK, accents, Greek, Cyrillic, emoji,
   control characters), the sample corpus, and punctuation and accents mixed into words."""
-  with open(os.path.join(TEST_DATA, "multilingual.txt"), encoding="utf-8") as f:
+  with open(reference.MULTILINGUAL_TEXT, encoding="utf-8") as f:
     lines = f.read().split("\n")
-  with open(os.path.join(SAMPLE_DATA, "corpus.txt"), encoding="utf-8") as f:
+  with open(os.path.join(helpers.SAMPLE_DATA, "corpus.txt"), encoding="utf-8") as f:
     lines += [line for line in f.read().split("\n") if line][:300]
   rng = np.random.RandomState(0)
   pieces = ["Naïve", "café", "RÉSUMÉ", "Ångström", "Øresund", "São", "Paulo", "jalapeño",
@@ -221,10 +223,10 @@ def _tokenizer_lines():
 
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_exported_tokenizer_gives_the_full_tokenizers_ids(do_lower_case, tmp_path):
-  from tests.reference import original  # pylint: disable=g-import-not-at-top
+  from reference import original  # pylint: disable=g-import-not-at-top
   vocab_file = original.minilm_vocab_path()
   tokens = list(tokenization.load_vocab(vocab_file))
-  for name, text in hf_convert.tokenizer_files(tokens, do_lower_case, 512).items():
+  for name, text in hf_files.tokenizer_files(tokens, do_lower_case, 512).items():
     (tmp_path / name).write_text(text, encoding="utf-8")
   theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
   ours = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
@@ -240,9 +242,9 @@ def test_exported_tokenizer_gives_the_full_tokenizers_ids(do_lower_case, tmp_pat
 def test_tokenizer_differences_the_readme_lists(tmp_path):
   """Where transformers' tokenizer (the `tokenizers` library) departs from FullTokenizer, as the
   README says; if one of these starts to agree, update the README."""
-  from tests.reference import original  # pylint: disable=g-import-not-at-top
+  from reference import original  # pylint: disable=g-import-not-at-top
   vocab_file = original.minilm_vocab_path()
-  for name, text in hf_convert.tokenizer_files(
+  for name, text in hf_files.tokenizer_files(
       list(tokenization.load_vocab(vocab_file)), True, 512).items():
     (tmp_path / name).write_text(text, encoding="utf-8")
   theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
@@ -306,7 +308,7 @@ def test_model_saved_by_transformers_to_original(tmp_path):
   assert BertConfig.from_json_file(config_file).hidden_act == "gelu_exact"
   assert list(tokenization.load_vocab(str(tmp_path / "tf1" / "vocab.txt"))) == _vocab(211)
 
-  features = make_features(_SMALL, seed=4)
+  features = helpers.make_features(_SMALL, seed=4)
   _assert_close(_our_outputs(config_file, prefix, features),
                 _transformers_outputs(theirs, features))
 
@@ -341,7 +343,7 @@ def test_masked_lm_and_bare_model_directories(cls, missing_scopes, tmp_path, cap
   loaded = checkpoints.load_checkpoint(model.variables_by_name(), prefix)
   assert set(model.variables_by_name()) - set(loaded) == set(summary["missing"])
   if cls is transformers.BertModel:
-    features = make_features(_SMALL, seed=6)
+    features = helpers.make_features(_SMALL, seed=6)
     with torch.no_grad():
       expected = theirs(input_ids=torch.from_numpy(features["input_ids"].astype(np.int64)),
                         attention_mask=torch.from_numpy(features["input_mask"].astype(np.int64)),
@@ -377,7 +379,7 @@ def test_encoder_without_pooler(tmp_path):
 def test_minilm_hub_directory_to_original(tmp_path):
   """A real Hub directory (all-MiniLM-L6-v2: BertModel, exact "gelu", a position_ids buffer,
   vocab.txt and tokenizer.json): our encoder computes transformers' outputs on it."""
-  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  from reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
   hub_dir = minilm_checkpoint.minilm_model_dir()
   prefix = str(tmp_path / "bert_model.ckpt")
   summary = _from_hf(hub_dir, prefix)
@@ -386,8 +388,8 @@ def test_minilm_hub_directory_to_original(tmp_path):
   config = BertConfig.from_json_file(str(tmp_path / "bert_config.json"))
   model = BertPretrainingModel(config)
   checkpoints.load_checkpoint(model.variables_by_name(), prefix)
-  features = make_features(config.to_dict(), batch_size=2, seq_length=32, max_predictions=5,
-                           seed=1)
+  features = helpers.make_features(config.to_dict(), batch_size=2, seq_length=32, max_predictions=5,
+                                   seed=1)
   ours = model.bert(features["input_ids"], features["input_mask"], features["segment_ids"])
   theirs = transformers.BertModel.from_pretrained(hub_dir).eval()
   with torch.no_grad():
@@ -412,13 +414,14 @@ def test_pytorch_bin_needs_torch_and_reads_the_same(tmp_path, monkeypatch):
   _from_hf(tmp_path / "bin", tmp_path / "b" / "bert_model.ckpt")
   _assert_bitwise_equal(_model_tensors(str(tmp_path / "b" / "bert_model.ckpt")),
                         _model_tensors(str(tmp_path / "a" / "bert_model.ckpt")))
-  monkeypatch.setattr(hf_convert, "_torch_available", lambda: False)
+  monkeypatch.setattr(hf_files, "_torch_available", lambda: False)
   with pytest.raises(UsageError, match="pytorch_model.bin is a PyTorch pickle, which needs "
                                        "torch to read: install torch"):
     _from_hf(tmp_path / "bin", tmp_path / "c" / "bert_model.ckpt")
   assert not os.path.exists(tmp_path / "c")
 
 
+@pytest.mark.slow
 def test_pretraining_continues_from_a_transformers_model(tmp_path):
   """run_pretraining --init_checkpoint on a converted BertForMaskedLM (exact "gelu", no pooler,
   no next sentence head): its first step's masked LM loss is transformers' on that batch."""
@@ -428,7 +431,7 @@ def test_pretraining_continues_from_a_transformers_model(tmp_path):
   _save_transformers(theirs, tmp_path / "hf")
   prefix = str(tmp_path / "tf1" / "bert_model.ckpt")
   _from_hf(tmp_path / "hf", prefix)
-  batches = [make_features(_SMALL, batch_size=4, seq_length=24, max_predictions=4, seed=s)
+  batches = [helpers.make_features(_SMALL, batch_size=4, seq_length=24, max_predictions=4, seed=s)
              for s in range(2)]
   options = loop.PretrainingOptions(
       bert_config=BertConfig.from_json_file(str(tmp_path / "tf1" / "bert_config.json")),
@@ -623,16 +626,17 @@ def test_existing_outputs_need_overwrite(small, tmp_path):
 def test_directions_are_exclusive():
   with pytest.raises(UsageError, match="The two directions' flags are mixed "
                                        r"\(--input_checkpoint with --output_checkpoint\)"):
-    hf_convert.convert(input_checkpoint="a", output_checkpoint="b")
+    huggingface.convert(input_checkpoint="a", output_checkpoint="b")
   with pytest.raises(UsageError, match="Missing --bert_config_file, --output_hf_dir, "
                                        "--vocab_file: give either"):
-    hf_convert.convert(input_checkpoint="a", do_lower_case=True)
+    huggingface.convert(input_checkpoint="a", do_lower_case=True)
   with pytest.raises(UsageError, match="Nothing to convert"):
-    hf_convert.convert()
+    huggingface.convert()
 
 
+@pytest.mark.slow
 def test_command_line(small, tmp_path):
-  script = os.path.join(REPO, "convert_checkpoint.py")
+  script = os.path.join(helpers.REPO, "convert_checkpoint.py")
   mixed = subprocess.run([sys.executable, script, "--input_hf_dir=x", "--vocab_file=v"],
                          capture_output=True, text=True)
   assert mixed.returncode == 1

@@ -5,12 +5,12 @@ import subprocess
 
 import pytest
 
-from tests.helpers import REPO
+from tests import helpers
 
 
 @pytest.mark.slow
 def test_sample_pretraining_learns(tmp_path):
-  result = subprocess.run(["bash", os.path.join(REPO, "sample_data", "pretrain_sample.sh"),
+  result = subprocess.run(["bash", os.path.join(helpers.REPO, "sample_data", "pretrain_sample.sh"),
                            str(tmp_path / "sample")], capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-3000:]
   with open(str(tmp_path / "sample" / "pretraining" / "eval_results.txt")) as f:

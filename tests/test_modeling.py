@@ -11,10 +11,10 @@ from bert_mlm.storage import checkpoints
 from bert_mlm.config import BertConfig
 from bert_mlm.model import losses
 from bert_mlm.model.pretraining_model import BertPretrainingModel
-from tests.helpers import TINY_CONFIG as _TINY
-from tests.helpers import make_features
-from tests.reference import original_model
+from reference import original_model
+from tests import helpers
 
+_TINY = helpers.TINY_CONFIG
 _OUTPUTS = ("sequence_output", "pooled_output", "masked_lm_loss", "masked_lm_example_loss",
             "masked_lm_log_probs", "next_sentence_loss", "next_sentence_example_loss",
             "next_sentence_log_probs", "total_loss")
@@ -42,7 +42,7 @@ def our_outputs(config_dict, checkpoint, features):
 @pytest.mark.parametrize("hidden_act", ["gelu", "relu", "tanh", "linear"])
 def test_original_checkpoint_into_ours(hidden_act, tmp_path):
   config = dict(_TINY, hidden_act=hidden_act)
-  features = make_features(config)
+  features = helpers.make_features(config)
   prefix = str(tmp_path / "original.ckpt")
   theirs = original_model.run_original_pretraining_graph(config, features, save_checkpoint=prefix)
   assert_close(our_outputs(config, prefix, features), theirs)
@@ -50,7 +50,7 @@ def test_original_checkpoint_into_ours(hidden_act, tmp_path):
 
 def test_our_checkpoint_into_original(tmp_path):
   config = _TINY
-  features = make_features(config, seed=3)
+  features = helpers.make_features(config, seed=3)
   model = BertPretrainingModel(BertConfig.from_dict(config))
   ours = {k: v.numpy() for k, v in with_losses(model(features), features).items()}
   prefix = checkpoints.save_checkpoint(
@@ -65,10 +65,11 @@ def test_our_checkpoint_into_original(tmp_path):
   assert_close(ours, theirs)
 
 
+@pytest.mark.slow
 def test_variable_names_and_shapes_match_original_for_bert_base(tmp_path):
   with open(os.path.join(os.path.dirname(__file__), "..", "configs", "bert_base_uncased.json")) as f:
     config = json.load(f)
-  features = make_features(config, batch_size=1, seq_length=8, max_predictions=2)
+  features = helpers.make_features(config, batch_size=1, seq_length=8, max_predictions=2)
   theirs = {name: tuple(value.shape) for name, value in
             original_model.run_original_pretraining_graph(config, features)["variables"].items()}
   ours = {name: tuple(v.shape) for name, v in
@@ -83,9 +84,9 @@ def test_variable_names_and_shapes_match_original_for_bert_base(tmp_path):
 @pytest.mark.slow
 def test_real_pretrained_weights(tmp_path):
   """A real 6-layer BERT (all-MiniLM-L6-v2), converted to the original's format, loads in both."""
-  from tests.reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
+  from reference import minilm_checkpoint  # pylint: disable=g-import-not-at-top
   prefix, config = minilm_checkpoint.convert_minilm(str(tmp_path / "minilm"))
-  features = make_features(config, batch_size=2, seq_length=32, max_predictions=5, seed=1)
+  features = helpers.make_features(config, batch_size=2, seq_length=32, max_predictions=5, seed=1)
   # The encoder comes from the real checkpoint; the original's heads start random, so save the
   # original's full graph (real encoder + its heads) and load that into ours.
   full = str(tmp_path / "full.ckpt")
@@ -104,7 +105,7 @@ def test_real_pretrained_weights(tmp_path):
 def test_dropout_only_in_training():
   config = BertConfig.from_dict(_TINY)
   model = BertPretrainingModel(config)
-  features = make_features(_TINY)
+  features = helpers.make_features(_TINY)
   eval_a = with_losses(model(features, training=False), features)["total_loss"].numpy()
   eval_b = with_losses(model(features, training=False), features)["total_loss"].numpy()
   train = with_losses(model(features, training=True), features)["total_loss"].numpy()
@@ -116,7 +117,7 @@ def test_masked_positions_only_gives_the_same_losses_and_gradients():
   config = BertConfig.from_dict(dict(_TINY, hidden_dropout_prob=0.0,
                                      attention_probs_dropout_prob=0.0))
   model = BertPretrainingModel(config)
-  features = make_features(_TINY, seed=5)
+  features = helpers.make_features(_TINY, seed=5)
   results = []
   for masked_positions_only in (False, True):
     with tf.GradientTape() as tape:

@@ -9,9 +9,8 @@ from bert_mlm import optimization
 from bert_mlm.config import BertConfig
 from bert_mlm.model import losses
 from bert_mlm.model.pretraining_model import BertPretrainingModel
+from reference import original_model
 from tests import helpers
-from tests.reference import original_model
-from tests.helpers import make_features
 
 _CONFIG = helpers.TRAIN_CONFIG
 
@@ -40,9 +39,10 @@ def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
   return steps, final
 
 
-@pytest.mark.parametrize("num_train_steps, num_warmup_steps", [(6, 2), (6, 0), (4, 10)])
+@pytest.mark.parametrize("num_train_steps, num_warmup_steps",
+                         [pytest.param(6, 2, marks=pytest.mark.slow), (6, 0), (4, 10)])
 def test_steps_match_original(tmp_path, num_train_steps, num_warmup_steps):
-  batches = [make_features(_CONFIG, batch_size=4, seq_length=24, max_predictions=4, seed=s)
+  batches = [helpers.make_features(_CONFIG, batch_size=4, seq_length=24, max_predictions=4, seed=s)
              for s in range(6)]
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)

@@ -10,8 +10,8 @@ import pytest
 
 from bert_mlm import create_pretraining_data
 from bert_mlm import tokenization
-from tests.helpers import REPO
-from tests.reference import original
+from reference import original
+from tests import helpers
 
 
 def _ours(input_file, output_file, vocab_file, **flags):
@@ -83,6 +83,7 @@ def test_multilingual_matches_original(seed, multilingual_corpus, minilm_vocab, 
   _assert_same_outputs(ours, theirs)
 
 
+@pytest.mark.slow
 def test_sample_corpus_matches_original(sample_corpus, sample_vocab, tmp_path):
   ours, theirs = str(tmp_path / "ours"), str(tmp_path / "theirs")
   flags = dict(dupe_factor=1, random_seed=5, masked_lm_prob=1.0, max_predictions_per_seq=200,
@@ -95,7 +96,7 @@ def test_sample_corpus_matches_original(sample_corpus, sample_vocab, tmp_path):
 def test_command_line_matches_original(multilingual_corpus, minilm_vocab, tmp_path):
   ours, theirs = str(tmp_path / "a,") + str(tmp_path / "b"), str(tmp_path / "c,") + str(
       tmp_path / "d")
-  subprocess.run([sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
+  subprocess.run([sys.executable, os.path.join(helpers.REPO, "create_pretraining_data.py"),
                   "--input_file=" + multilingual_corpus, "--output_file=" + ours,
                   "--vocab_file=" + minilm_vocab, "--do_lower_case=false", "--random_seed=11",
                   "--dupe_factor=3", "--max_seq_length=48"], check=True, capture_output=True)
@@ -297,7 +298,7 @@ def test_output_named_twice(tmp_path, small_inputs):
 def test_command_line_error_is_one_clear_line(tmp_path, small_inputs):
   _, vocab = small_inputs
   result = subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
+      [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data.py"),
        "--input_file=" + str(tmp_path / "nothing.txt"), "--output_file=" + str(tmp_path / "o"),
        "--vocab_file=" + vocab], capture_output=True, text=True)
   assert result.returncode == 1
@@ -327,9 +328,9 @@ def test_the_data_side_never_imports_tensorflow(tmp_path, sample_corpus, sample_
       "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
       "print('LOADED', loaded)\n"
       % (sample_corpus, sample_vocab, tmp_path / "out.tfrecord",
-         os.path.join(REPO, "create_pretraining_data.py")))
+         os.path.join(helpers.REPO, "create_pretraining_data.py")))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=REPO)
+                          cwd=helpers.REPO)
   assert result.returncode == 0, result.stderr[-2000:]
   assert "LOADED []" in result.stdout, result.stdout[-2000:]
   assert os.path.getsize(str(tmp_path / "out.tfrecord")) > 0

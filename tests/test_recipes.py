@@ -15,9 +15,8 @@ import pytest
 from bert_mlm.storage import checkpoints
 from bert_mlm.training import checkpoint_manager
 from tests import helpers
-from tests.helpers import REPO
 
-_RECIPES = os.path.join(REPO, "recipes")
+_RECIPES = os.path.join(helpers.REPO, "recipes")
 _DRY_RUN = os.path.join(_RECIPES, "dry_run.sh")
 _BERT_BASE_VOCAB_SIZE = 30522
 
@@ -120,7 +119,7 @@ def test_dry_run_catches_what_the_real_run_would_fail_on(tmp_path):
   with open(recipe, "w") as f:
     f.write(text.replace('--input_file="$DATA/seq512.tfrecord"',
                          '--input_file="$DATA/seq128.tfrecord"').replace(
-                             'cd "$(dirname "$0")/.."', "cd %s" % REPO))
+                             'cd "$(dirname "$0")/.."', "cd %s" % helpers.REPO))
   result = _dry_run(recipe, dict(os.environ, WORK=work))
   assert result.returncode == 1
   assert "feature input_ids has length 128 but --max_seq_length expects 512" in result.stderr

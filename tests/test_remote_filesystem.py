@@ -15,8 +15,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
-from tests.helpers import SCRIPTS
+from tests import helpers
 
 _OUT = "ram://bucket/out"
 _METRICS = ("loss", "masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy",
@@ -30,8 +29,8 @@ def test_whole_job_on_ram_filesystem_touches_no_local_disk(tmp_path):
   tmp.mkdir()
   env = dict(os.environ, TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
   result = subprocess.run(
-      [sys.executable, os.path.join(SCRIPTS, "remote_filesystem_flow.py"), REPO], cwd=str(cwd),
-      env=env, capture_output=True, text=True)
+      [sys.executable, os.path.join(helpers.SCRIPTS, "remote_filesystem_flow.py"), helpers.REPO],
+      cwd=str(cwd), env=env, capture_output=True, text=True)
   lines = [line for line in result.stdout.splitlines() if line.startswith("REMOTE_OK ")]
   assert result.returncode == 0 and lines, result.stderr[-4000:]
   summary = json.loads(lines[0][len("REMOTE_OK "):])

@@ -20,12 +20,11 @@ _STEPS, _PER_LOOP = 160, 40
 
 
 def _flags(tmp_path, records, output_dir, config, extra=()):
-  return ["--bert_config_file=" + helpers.write_config(str(tmp_path / "config.json"), config),
-          "--input_file=" + records, "--output_dir=" + output_dir, "--do_train",
-          "--train_batch_size=%d" % _BATCH, "--max_seq_length=%d" % _SEQ,
-          "--max_predictions_per_seq=%d" % _PRED, "--num_train_steps=%d" % _STEPS,
-          "--num_warmup_steps=10", "--save_checkpoints_steps=%d" % _PER_LOOP,
-          "--iterations_per_loop=%d" % _PER_LOOP, "--learning_rate=1e-3"] + list(extra)
+  config_file = helpers.write_config(str(tmp_path / "config.json"), config)
+  return helpers.pretraining_flags(
+      config_file, [records], output_dir, _SEQ, _PRED, _BATCH, num_train_steps=_STEPS,
+      num_warmup_steps=10, save_checkpoints_steps=_PER_LOOP, iterations_per_loop=_PER_LOOP,
+      learning_rate="1e-3") + list(extra)
 
 
 class _Run(object):

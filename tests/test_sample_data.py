@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from bert_mlm import tokenization
-from tests.conftest import REPO, SAMPLE_DATA
+from tests import helpers
 
 
 def _read(path):
@@ -16,12 +16,12 @@ def _read(path):
 
 def test_regenerates_byte_identical(tmp_path):
   # A run in a fresh process (so hash randomization differs) must reproduce the committed bytes.
-  subprocess.run([sys.executable, os.path.join(SAMPLE_DATA, "make_sample_data.py"),
+  subprocess.run([sys.executable, os.path.join(helpers.SAMPLE_DATA, "make_sample_data.py"),
                   "--out_dir", str(tmp_path)], check=True, capture_output=True)
   assert sorted(os.listdir(str(tmp_path))) == ["corpus.txt", "vocab.txt"]  # no .tmp left over
   for name in ("corpus.txt", "vocab.txt"):
     with open(str(tmp_path / name), "rb") as ours, \
-        open(os.path.join(SAMPLE_DATA, name), "rb") as committed:
+        open(os.path.join(helpers.SAMPLE_DATA, name), "rb") as committed:
       assert ours.read() == committed.read(), (
           "sample_data/%s is not what make_sample_data.py writes; rerun it" % name)
 
@@ -46,6 +46,6 @@ def test_vocab_covers_corpus(sample_vocab, sample_corpus):
 
 
 def test_sample_config_matches_vocab(sample_vocab):
-  with open(os.path.join(REPO, "configs", "sample_tiny.json")) as f:
+  with open(os.path.join(helpers.REPO, "configs", "sample_tiny.json")) as f:
     config = json.load(f)
   assert config["vocab_size"] == len(_read(sample_vocab).splitlines())

@@ -10,7 +10,7 @@ from bert_mlm import create_pretraining_data
 from bert_mlm.data import sharding
 from bert_mlm import tokenization
 from bert_mlm.errors import UsageError
-from tests.conftest import REPO
+from tests import helpers
 
 
 def _read(paths):
@@ -105,7 +105,7 @@ def test_command_line_streams_in_constant_memory(tmp_path):
   with open(str(corpus), "wb") as f:
     for _ in range(40 * 10**6 // len(document)):
       f.write(document)
-  script = os.path.join(REPO, "shard_text.py")
+  script = os.path.join(helpers.REPO, "shard_text.py")
   argv = [script, "--input_file=" + str(corpus), "--output_dir=" + str(tmp_path / "out"),
           "--shard_megabytes=10"]
   # The script's own peak, read in its process (VmHWM) as it exits: a child's ru_maxrss would
@@ -122,7 +122,7 @@ def test_command_line_streams_in_constant_memory(tmp_path):
 
 
 def test_command_line_error_is_one_line(tmp_path):
-  result = subprocess.run([sys.executable, os.path.join(REPO, "shard_text.py"),
+  result = subprocess.run([sys.executable, os.path.join(helpers.REPO, "shard_text.py"),
                            "--input_file=" + str(tmp_path / "none*.txt"),
                            "--output_dir=" + str(tmp_path / "out"), "--num_shards=3"],
                           capture_output=True, text=True)

@@ -10,6 +10,7 @@ import tensorflow_text as text
 
 from bert_mlm.interop import text_preprocessing
 from bert_mlm import tokenization
+from reference import tricky_text
 from tests import helpers
 
 
@@ -35,7 +36,7 @@ def test_same_ids_as_full_tokenizer(do_lower_case, minilm_vocab, english_corpus,
   texts = helpers.text_lines(english_corpus, multilingual_corpus, sample_corpus)
   # Control and format characters, every kind of space, accents, CJK, words at the 200-character
   # limit (and multi-byte ones past tensorflow-text's 100 bytes).
-  texts += helpers.random_texts(seed=int(do_lower_case) + 10, count=3000)
+  texts += tricky_text.random_texts(seed=int(do_lower_case) + 10, count=3000)
   got = _ids(ours, texts)
   mismatches = [(t, g) for t, g in zip(texts, got) if g != full.tokenize_to_ids(t)]
   assert not mismatches[:3]

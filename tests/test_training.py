@@ -19,46 +19,40 @@ from bert_mlm.model import losses
 from bert_mlm.errors import DivergedError
 from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
+from reference import original_model
 from tests import helpers
-from tests.helpers import REPO
-from tests.helpers import history_table
-from tests.helpers import make_features
-from tests.helpers import write_records
-from tests.reference import original_model
 
 _CONFIG = helpers.TRAIN_CONFIG
 _SEQ, _PRED, _BATCH = 24, 4, 4
 
 
 def _batches(count, seed=0):
-  return [make_features(_CONFIG, batch_size=_BATCH, seq_length=_SEQ, max_predictions=_PRED,
-                        seed=seed + s) for s in range(count)]
+  return [helpers.make_features(_CONFIG, batch_size=_BATCH, seq_length=_SEQ, max_predictions=_PRED,
+                                seed=seed + s) for s in range(count)]
 
 
 def _options(tmp_path, records, **kwargs):
-  values = dict(bert_config=BertConfig.from_dict(_CONFIG), input_files=[records],
-                output_dir=str(tmp_path / "out"), max_seq_length=_SEQ,
-                max_predictions_per_seq=_PRED, do_train=True, train_batch_size=_BATCH,
-                eval_batch_size=_BATCH, learning_rate=1e-2, num_train_steps=6,
-                num_warmup_steps=2, save_checkpoints_steps=3, iterations_per_loop=2,
-                max_eval_steps=3, train_shuffle=False)
+  values = dict(learning_rate=1e-2, num_train_steps=6, num_warmup_steps=2,
+                save_checkpoints_steps=3, iterations_per_loop=2, max_eval_steps=3)
   values.update(kwargs)
-  return loop.PretrainingOptions(**values)
+  return helpers.pretraining_options([records], tmp_path / "out", _CONFIG, _SEQ, _PRED, _BATCH,
+                                     **values)
 
 
 def _one_device():
   return tf.distribute.OneDeviceStrategy("/cpu:0")
 
 
+@pytest.mark.slow
 def test_training_matches_original_step_for_step(tmp_path):
   batches = _batches(6)
-  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   theirs = original_model.run_original_training(_CONFIG, batches, init, 1e-2, 6, 2)
   history, _ = loop.run_pretraining(_options(tmp_path, records, init_checkpoint=init),
                                         _one_device())
-  history = history_table(history)
+  history = helpers.history_table(history)
   # Clipping is active (global norm above 1.0) and tokens repeat within a batch, so the update
   # depends on how the word-embedding gradient's rows are combined before the norm: summed
   # per token, as the original's graph aggregates them (counted row by row, the norm differs).
@@ -85,7 +79,7 @@ def test_training_matches_original_step_for_step(tmp_path):
 
 def test_eval_metrics_match_original(tmp_path):
   batches = _batches(3, seed=10)
-  records = write_records(str(tmp_path / "eval.tfrecord"), batches)
+  records = helpers.write_records(str(tmp_path / "eval.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   _, result = loop.run_pretraining(
@@ -110,11 +104,12 @@ def test_eval_metrics_match_original(tmp_path):
     np.testing.assert_allclose(value, result[key], rtol=1e-6, err_msg=key)
 
 
+@pytest.mark.slow
 def test_eval_after_training_uses_the_weights_in_memory(tmp_path):
   """After train(), evaluation reads no checkpoint: a worker that isn't the chief may see the
   state file before the chief has saved the last checkpoint (it then evaluated model.ckpt-3's
   weights beside the chief's model.ckpt-6 in one collective sum)."""
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(6, seed=30))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(6, seed=30))
   options = _options(tmp_path, records, do_eval=True, max_eval_steps=2)
   _, trained = loop.run_pretraining(options, _one_device())
   out = str(tmp_path / "out")
@@ -142,18 +137,19 @@ def test_eval_after_training_uses_the_weights_in_memory(tmp_path):
 def test_two_replicas_equal_one_device(tmp_path):
   import json  # pylint: disable=g-import-not-at-top
   batches = _batches(5, seed=20)
-  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   result = subprocess.run([sys.executable, os.path.join(helpers.SCRIPTS, "mirrored_parity.py"),
-                           REPO, json.dumps(_CONFIG), records, str(tmp_path), init],
+                           helpers.REPO, json.dumps(_CONFIG), records, str(tmp_path), init],
                           capture_output=True, text=True)
   assert "MIRRORED_OK" in result.stdout, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_same_seed_same_checkpoints(tmp_path):
   config = dict(_CONFIG, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=30))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=30))
   finals = []
   for run in ("a", "b"):
     options = _options(tmp_path, records, bert_config=BertConfig.from_dict(config), seed=7,
@@ -167,7 +163,7 @@ def test_same_seed_same_checkpoints(tmp_path):
 
 
 def _cli(args):
-  return subprocess.Popen([sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
+  return subprocess.Popen([sys.executable, os.path.join(helpers.REPO, "run_pretraining.py")] + args,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -177,7 +173,7 @@ def _config_file(tmp_path, config=None):
 
 @pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(8, seed=40))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(8, seed=40))
   out = tmp_path / "out"
   args = ["--bert_config_file=" + _config_file(tmp_path), "--input_file=" + records,
           "--output_dir=" + str(out), "--do_train", "--train_batch_size=4",
@@ -210,7 +206,7 @@ def test_resume_after_sigkill(tmp_path):
 
 
 def test_bad_flags_fail_before_any_step(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(1))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(1))
   cases = [
       (dict(do_train=False, do_eval=False), "At least one of --do_train or --do_eval"),
       (dict(num_train_steps=0), "--num_train_steps=0 must be positive"),
@@ -229,11 +225,11 @@ def test_bad_flags_fail_before_any_step(tmp_path):
 
 
 def test_init_checkpoint_of_another_shape(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(1))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(1))
   other = dict(_CONFIG, hidden_size=16, intermediate_size=32)
   init = str(tmp_path / "other.ckpt")
   original_model.run_original_pretraining_graph(
-      other, make_features(other, batch_size=1, seq_length=8, max_predictions=2),
+      other, helpers.make_features(other, batch_size=1, seq_length=8, max_predictions=2),
       save_checkpoint=init)
   with pytest.raises(ValueError, match="has shape .* but the model's has shape"):
     loop.run_pretraining(_options(tmp_path, records, init_checkpoint=init), _one_device())
@@ -241,7 +237,7 @@ def test_init_checkpoint_of_another_shape(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(2))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(2))
   options = _options(tmp_path, records, learning_rate=1e38, num_warmup_steps=0,
                      iterations_per_loop=1, save_checkpoints_steps=100, num_train_steps=50)
   with pytest.raises(DivergedError, match=r"The loss became (nan|inf) at step \d+; training "
@@ -252,6 +248,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith("model.ckpt-0")
 
 
+@pytest.mark.slow
 def test_command_line_errors_are_one_line(tmp_path):
   process = _cli(["--bert_config_file=" + _config_file(tmp_path),
                   "--input_file=" + str(tmp_path / "none*.tfrecord"),
@@ -278,24 +275,26 @@ def test_strategy_from_flags():
   assert distribute.is_chief(strategy)
 
 
+@pytest.mark.slow
 def test_xla_gives_the_same_losses(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=50))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=50))
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, _batches(1)[0], save_checkpoint=init)
   histories = []
   for use_xla in (False, True):
     options = _options(tmp_path, records, init_checkpoint=init, use_xla=use_xla, num_train_steps=4,
                        output_dir=str(tmp_path / ("xla" if use_xla else "plain")))
-    histories.append(history_table(loop.run_pretraining(options, _one_device())[0]))
+    histories.append(helpers.history_table(loop.run_pretraining(options, _one_device())[0]))
   np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_lamb_trains(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(1, seed=60))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(1, seed=60))
   options = _options(tmp_path, records, optimizer="lamb", learning_rate=1e-2, num_train_steps=30,
                      num_warmup_steps=0, iterations_per_loop=10, save_checkpoints_steps=30)
   history, _ = loop.run_pretraining(options, _one_device())
-  history = history_table(history)
+  history = helpers.history_table(history)
   assert history[-1][0] < 0.5 * history[0][0]  # it fits the single repeated batch
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-30"))
   assert "bert/pooler/dense/kernel/adam_m" in reader.get_variable_to_shape_map()
@@ -303,9 +302,10 @@ def test_lamb_trains(tmp_path):
     loop.run_pretraining(_options(tmp_path, records, optimizer="sgd"), _one_device())
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
   batches = _batches(8, seed=70)
-  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   runs = {}
@@ -314,7 +314,7 @@ def test_gradient_accumulation_equals_a_larger_batch(tmp_path):
                        gradient_accumulation_steps=accumulation, num_train_steps=2,
                        save_checkpoints_steps=2, output_dir=str(tmp_path / name))
     history, _ = loop.run_pretraining(options, _one_device())
-    runs[name] = (history_table(history),
+    runs[name] = (helpers.history_table(history),
                   helpers.read_checkpoint(str(tmp_path / name / "model.ckpt-2")))
   np.testing.assert_allclose(runs["accumulated"][0], runs["big"][0], rtol=1e-5, atol=1e-7)
   big, accumulated = runs["big"][1], runs["accumulated"][1]
@@ -332,7 +332,7 @@ def test_multi_worker_two_local_processes(tmp_path):
   import json  # pylint: disable=g-import-not-at-top
   import socket  # pylint: disable=g-import-not-at-top
   batches = _batches(6, seed=80)
-  records = write_records(str(tmp_path / "train.tfrecord"), batches)
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), batches)
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, batches[0], save_checkpoint=init)
   ports = []
@@ -347,7 +347,7 @@ def test_multi_worker_two_local_processes(tmp_path):
     env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
                                                   "task": {"type": "worker", "index": index}}))
     processes.append(subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "run_pretraining.py"),
+        [sys.executable, os.path.join(helpers.REPO, "run_pretraining.py"),
          "--bert_config_file=" + _config_file(tmp_path), "--input_file=" + records,
          "--output_dir=" + str(out), "--init_checkpoint=" + init, "--train_shuffle=false",
          "--do_train", "--do_eval", "--train_batch_size=4", "--eval_batch_size=4",
@@ -370,8 +370,8 @@ def test_multi_worker_two_local_processes(tmp_path):
   scalars = helpers.read_scalars(str(out))
   multi_history = {name: [value for _, value in scalars[name]] for name in helpers.STEP_COLUMNS}
   assert [step for step, _ in scalars["total_loss"]] == list(range(1, 7))
-  np.testing.assert_allclose(history_table(multi_history), history_table(history), rtol=1e-5,
-                             atol=1e-7)
+  np.testing.assert_allclose(helpers.history_table(multi_history), helpers.history_table(history),
+                             rtol=1e-5, atol=1e-7)
   helpers.assert_states_close(multi, helpers.read_checkpoint(str(tmp_path / "one" /
                                                                  "model.ckpt-6")))
   with open(str(out / "eval_results.txt")) as f:
@@ -381,9 +381,10 @@ def test_multi_worker_two_local_processes(tmp_path):
     np.testing.assert_allclose(float(multi_result[name]), value, rtol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mixed_precision, tolerance", [("bf16", 0.05), ("fp16", 0.01)])
 def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=90))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(4, seed=90))
   init = str(tmp_path / "init.ckpt")
   original_model.run_original_pretraining_graph(_CONFIG, _batches(1)[0], save_checkpoint=init)
   histories = {}
@@ -391,7 +392,7 @@ def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
     options = _options(tmp_path, records, init_checkpoint=init, mixed_precision=precision,
                        num_train_steps=4, learning_rate=1e-3,
                        output_dir=str(tmp_path / (precision or "fp32")))
-    histories[precision] = history_table(loop.run_pretraining(options, _one_device())[0])
+    histories[precision] = helpers.history_table(loop.run_pretraining(options, _one_device())[0])
   np.testing.assert_allclose(histories[mixed_precision][:, :3], histories[""][:, :3],
                              rtol=tolerance)
   # Variables, slots and checkpoints stay float32.
@@ -402,7 +403,7 @@ def test_mixed_precision_close_to_float32(tmp_path, mixed_precision, tolerance):
 
 
 def test_fp16_overflow_skips_the_step(tmp_path):
-  records = write_records(str(tmp_path / "train.tfrecord"), _batches(2, seed=95))
+  records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(2, seed=95))
   options = _options(tmp_path, records, mixed_precision="fp16", num_train_steps=3,
                      num_warmup_steps=0, iterations_per_loop=1, save_checkpoints_steps=100)
   options.validate(1)
@@ -412,7 +413,7 @@ def test_fp16_overflow_skips_the_step(tmp_path):
   dataset = input_pipeline.make_dataset([records], _SEQ, _PRED, _BATCH, is_training=True,
                                         shuffle=False)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
-  records_out = history_table(run.train_step.run(iterator, 1))
+  records_out = helpers.history_table(run.train_step.run(iterator, 1))
   assert np.all(np.isfinite(records_out[:, :3]))  # the loss itself is fine
   assert int(run.global_step.numpy()) == 0  # the step was skipped
   assert float(run.loss_scale.scale.numpy()) == 2.0 ** 59

@@ -10,14 +10,14 @@ from bert_mlm import create_pretraining_data
 from bert_mlm import tokenization
 from bert_mlm.data import vocab_learning
 from bert_mlm.errors import UsageError
-from tests.helpers import REPO
+from tests import helpers
 
 
 def _create_vocab(input_file, output_file, *flags, hash_seed="0"):
   """Runs create_vocab.py in a fresh process; returns the completed process."""
-  env = dict(os.environ, PYTHONPATH=REPO, PYTHONHASHSEED=hash_seed)
+  env = dict(os.environ, PYTHONPATH=helpers.REPO, PYTHONHASHSEED=hash_seed)
   return subprocess.run(
-      [sys.executable, os.path.join(REPO, "create_vocab.py"), "--input_file=" + input_file,
+      [sys.executable, os.path.join(helpers.REPO, "create_vocab.py"), "--input_file=" + input_file,
        "--output_file=" + output_file] + list(flags), capture_output=True, text=True, env=env)
 
 
@@ -61,7 +61,7 @@ def test_no_tensorflow_import(tmp_path, sample_corpus):
       "assert 'tensorflow_text' not in sys.modules\n"
       % (sample_corpus, str(tmp_path / "v.txt")))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=REPO))
+                          env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-2000:]
 
 

@@ -4,11 +4,11 @@
       --vocab_file=gs://b/vocab.txt --runner=DataflowRunner --project=P --region=R \\
       --temp_location=gs://b/tmp --setup_file=./setup.py [the data flags]
 
-The same plan as the local pool (`parallel_data.plan_files`: names, duplicates, resume, stale
+The same plan as the local pool (`per_file.plan.plan_files`: names, duplicates, resume, stale
 temporaries), made by the launcher before the pipeline starts; then
 
   Create(one element per file to do) -> Reshuffle (spread over workers)
-    -> ParDo(CreateFileFn: `parallel_data.run_file`, so `create_pretraining_data.create_file`)
+    -> ParDo(CreateFileFn: `per_file.jobs.run_file`, so `create_pretraining_data.create_file`)
     -> WriteToText(one JSON line per file: instances, time, memory, or the error)
 
 and the launcher reads the report back, logs a line per file and the summary, and raises
@@ -41,7 +41,10 @@ from apache_beam.options.pipeline_options import StandardOptions
 from absl import logging
 
 from bert_mlm.storage import file_io
-from bert_mlm.data import parallel_data
+from bert_mlm.data.per_file import jobs
+from bert_mlm.data.per_file import memory_budget
+from bert_mlm.data.per_file import plan as plan_lib
+from bert_mlm.data.per_file import progress as progress_lib
 from bert_mlm import create_pretraining_data
 from bert_mlm.errors import UsageError
 
@@ -58,8 +61,8 @@ def _result_to_json(result):
 def _result_from_json(line):
   record = json.loads(line)
   record.pop("host", None)
-  record["job"] = parallel_data.FileJob(**record["job"])
-  return parallel_data.FileResult(**record)
+  record["job"] = jobs.FileJob(**record["job"])
+  return jobs.FileResult(**record)
 
 
 class CreateFileFn(beam.DoFn):
@@ -81,15 +84,15 @@ class CreateFileFn(beam.DoFn):
     self._tokenizer = create_pretraining_data.load_tokenizer(self._vocab_file, self._options)
 
   def process(self, element):
-    job = parallel_data.FileJob(*element)
+    job = jobs.FileJob(*element)
     if not self._overwrite and file_io.exists(job.output_path):
       # A retried or repeated element whose output was completed meanwhile.
-      yield _result_to_json(parallel_data.FileResult(job, skipped=True, worker=os.getpid()))
+      yield _result_to_json(jobs.FileResult(job, skipped=True, worker=os.getpid()))
       return
     verbosity = logging.get_verbosity()
     logging.set_verbosity(logging.WARNING)  # one line per file, below
     try:
-      result = parallel_data.run_file(job, self._options, tokenizer=self._tokenizer)
+      result = jobs.run_file(job, self._options, tokenizer=self._tokenizer)
     finally:
       logging.set_verbosity(verbosity)
     if result.error:
@@ -148,26 +151,26 @@ def run(input_file, output_dir, vocab_file, options, pipeline_args, overwrite=Fa
   """Runs the per-file job as a Beam pipeline and waits for it.
 
   Args:
-    input_file, output_dir, vocab_file, options, overwrite: as `parallel_data.create_per_file`.
+    input_file, output_dir, vocab_file, options, overwrite: as `per_file.create_per_file`.
     pipeline_args: Beam's pipeline options (`--runner=...`, `--direct_num_workers=2`, ...).
     max_memory_mb: if given, the memory one file may take in a worker: larger files are an
       error before the job starts (the runner, not this launcher, decides how many files a
       machine runs at once: choose machine types and `--number_of_worker_harness_threads` so
       that that many files fit).
   Returns:
-    A parallel_data.RunSummary.
+    A per_file.progress.RunSummary.
   Raises:
     UsageError before the job for bad flags, inputs or vocabulary; FilesFailedError after it
     if some files failed.
   """
   options.validate()
   create_pretraining_data.load_tokenizer(vocab_file, options)  # a bad vocabulary fails here, not there
-  plan = parallel_data.plan_files(input_file, output_dir, overwrite)
-  estimate = parallel_data.MemoryEstimate(options.dupe_factor)
+  plan = plan_lib.plan_files(input_file, output_dir, overwrite)
+  estimate = memory_budget.MemoryEstimate(options.dupe_factor)
   if max_memory_mb is not None:
     too_big = [job for job in plan.jobs if estimate(job.text_bytes) > max_memory_mb]
     if too_big:
-      raise UsageError(parallel_data.too_big_message(
+      raise UsageError(memory_budget.too_big_message(
           too_big, estimate, max_memory_mb, max_memory_mb))
   pipeline_options = PipelineOptions(pipeline_args)
   # The local job service relays every worker's log lines; ours say what matters.
@@ -181,7 +184,7 @@ def run(input_file, output_dir, vocab_file, options, pipeline_args, overwrite=Fa
                "; --overwrite redoes them" if plan.skipped else "", " ".join(pipeline_args))
   for job in plan.skipped:
     logging.info("Skipped %s: %s exists (complete).", job.input_path, job.output_path)
-  progress = parallel_data.Progress(plan.jobs, len(plan.skipped), num_workers=0)
+  progress = progress_lib.Progress(plan.jobs, len(plan.skipped), num_workers=0)
   if plan.jobs:
     report_path = _report_path(pipeline_options, output_dir)
     start = time.time()
@@ -201,8 +204,8 @@ def run(input_file, output_dir, vocab_file, options, pipeline_args, overwrite=Fa
       progress.report(result)
     missing = set(order) - {r.job.input_path for r in results}
     for path in sorted(missing):  # should not happen: every element yields a result
-      progress.report(parallel_data.FileResult(
+      progress.report(jobs.FileResult(
           plan.jobs[order[path]], error="%s: no result from the pipeline." % path))
   summary = progress.summary()
-  parallel_data.raise_for_failures(summary)
+  progress_lib.raise_for_failures(summary)
   return summary

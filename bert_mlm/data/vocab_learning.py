@@ -90,7 +90,7 @@ def _load_learner():
   """tensorflow-text's WordPiece learner module, loaded without importing TensorFlow.
 
   The learner is plain Python (collections and numpy), but importing it through its package runs
-  `tensorflow_text/__init__.py`, which imports TensorFlow (3 s and 700 MB for nothing here); the
+  `tensorflow_text/__init__.py`, which imports TensorFlow (slow and large, for nothing here); the
   data side of this project never imports TensorFlow for local files, so the module's file is
   loaded on its own. If the package is laid out differently, the normal import is used.
   """

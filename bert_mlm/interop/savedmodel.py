@@ -1,12 +1,19 @@
 """SavedModels of a checkpoint in the TF Hub BERT convention: an encoder and its preprocessing.
 
-  DIR/encoder         loaded(inputs) -> {pooled_output [B, H], sequence_output [B, S, H],
+  DIR/encoder         loaded(inputs, training=False) -> {pooled_output [B, H],
+                                         sequence_output [B, S, H],
                                          encoder_outputs: L x [B, S, H], default [B, H]}
                       inputs: {input_word_ids, input_mask, input_type_ids}, int32 [B, S]
-                      loaded.mlm(inputs + {masked_lm_positions int32 [B, P]})
+                      loaded.mlm(inputs + {masked_lm_positions int32 [B, P]}, training=False)
                         -> the same outputs + mlm_logits [B, P, V]
-                      signatures "serving_default" and "mlm": the same, as flat dicts of tensors
-                        (encoder_outputs as encoder_outputs_0 .. encoder_outputs_<L-1>)
+                      loaded.variables, .trainable_variables (the encoder's weights, pooler
+                        included), .regularization_losses (empty): TF Hub's reusable
+                        SavedModel API, so hub.KerasLayer(DIR/encoder, trainable=True)
+                        fine-tunes it
+                      loaded.serve(inputs), loaded.call_training(inputs): the two calls as
+                        functions of the inputs alone (keras.layers.TFSMLayer's endpoints)
+                      signatures "serving_default" and "mlm": inference, as flat dicts of
+                        tensors (encoder_outputs as encoder_outputs_0 .. encoder_outputs_<L-1>)
   DIR/preprocessing   loaded.tokenize(strings [B]) -> int32 [B, (words), (pieces)]
                       loaded.bert_pack_inputs([tokenized] or [a, b], seq_length=128)
                         -> {input_word_ids, input_mask, input_type_ids} int32 [B, seq_length]
@@ -15,10 +22,11 @@
 
 Both load with `tf.saved_model.load` where only TensorFlow and tensorflow-text are installed
 (`import tensorflow_text` registers the tokenizer's ops). The encoder computes `modeling.BertModel`
-with the checkpoint's weights (inference: dropout off, there is no training=True trace); the mlm
-logits are the masked LM head's (transform, tied word embeddings, output bias) before the
-log-softmax. The tokenizer is `text_preprocessing.TextTokenizer`: FullTokenizer's ids (see there
-for what still differs), and packing is the original's [CLS] A [SEP] B [SEP].
+with the checkpoint's weights: training=False is inference (no dropout), training=True applies the
+config's dropout (hidden_dropout_prob, attention_probs_dropout_prob) with a fresh mask on each
+call. The mlm logits are the masked LM head's (transform, tied word embeddings, output bias)
+before the log-softmax. The tokenizer is `text_preprocessing.TextTokenizer`: FullTokenizer's ids
+(see there for what still differs), and packing is the original's [CLS] A [SEP] B [SEP].
 
 Each SavedModel is written under a temporary name and renamed into place when complete (on a
 remote file system, where directories can't be renamed, its files are renamed one by one with
@@ -55,25 +63,40 @@ def _int32_specs(names, length=None):
 class EncoderModule(tf.Module):
   """The encoder SavedModel's root object (see the module docstring).
 
+  TF Hub's reusable SavedModel API: `__call__(inputs, training)` traced for both values of
+  `training` (dropout at the config's rates when True), and the attributes `variables`,
+  `trainable_variables` and `regularization_losses` (plain lists, saved with the model; tf.Module's
+  properties of those names are computed and would not be). `serve` and `call_training` are the
+  two calls as functions of `inputs` alone, the endpoints `keras.layers.TFSMLayer` takes.
+
   It tracks the model's variables but not the Keras model itself: saving a tf.Module that holds
   the model makes Keras 3 trace its own serving signature with unknown shapes, which
   SelfAttention rejects. The functions close over the model instead.
   """
 
+  # Shadow tf.Module's properties, so that the instance's lists below are saved.
+  variables = trainable_variables = regularization_losses = None
+
   def __init__(self, model):
     super().__init__(name="bert_encoder")
     config = model.config
-    self.model_variables = [getattr(v, "value", v) for v in model.weights]
+    bert = model.bert
+    head = model.cls.predictions
+    # Every variable the functions read or update: the encoder, the heads, and the dropout
+    # layers' seed states (non-trainable; updated by each training=True call, so that two calls
+    # draw different masks). Trainable: the encoder's weights (the pooler's too), which a
+    # fine-tuning task trains; the heads are for `mlm` only.
+    self.variables = [v.value for v in model.variables]
+    self.trainable_variables = [v.value for v in bert.trainable_weights]
+    self.regularization_losses = []  # the original adds no regularization loss
     self.vocab_size = tf.Variable(config.vocab_size, trainable=False, name="vocab_size")
     self.hidden_size = tf.Variable(config.hidden_size, trainable=False, name="hidden_size")
     self.num_hidden_layers = tf.Variable(config.num_hidden_layers, trainable=False,
                                          name="num_hidden_layers")
-    bert = model.bert
-    head = model.cls.predictions
 
-    def encode(inputs):
+    def encode(inputs, training):
       outputs = bert(inputs["input_word_ids"], inputs["input_mask"], inputs["input_type_ids"],
-                     training=False)
+                     training=training)
       return {"pooled_output": outputs["pooled_output"],
               "sequence_output": outputs["sequence_output"],
               "encoder_outputs": list(outputs["all_encoder_layers"]),
@@ -90,18 +113,14 @@ class EncoderModule(tf.Module):
     specs = _int32_specs(ENCODER_INPUTS)
     mlm_specs = dict(specs, masked_lm_positions=tf.TensorSpec([None, None], tf.int32,
                                                               name="masked_lm_positions"))
-    # The encoder is traced once; the other functions call that trace.
-    encoded = tf.function(encode, autograph=False).get_concrete_function(specs)
+    # The encoder is traced once per value of training; the other functions call those traces.
+    encoded = tf.function(encode, autograph=False)
 
     def call(inputs, training=False):
-      if training:
-        raise ValueError("This SavedModel is for inference: training=True is not supported.")
-      return encoded(inputs)
+      return encoded(inputs, bool(training))
 
     def mlm(inputs, training=False):
-      if training:
-        raise ValueError("This SavedModel is for inference: training=True is not supported.")
-      outputs = encoded({name: inputs[name] for name in ENCODER_INPUTS})
+      outputs = encoded({name: inputs[name] for name in ENCODER_INPUTS}, bool(training))
       outputs["mlm_logits"] = mlm_logits(outputs["sequence_output"],
                                          inputs["masked_lm_positions"])
       return outputs
@@ -115,14 +134,19 @@ class EncoderModule(tf.Module):
 
     self.__call__ = tf.function(call, autograph=False)
     self.mlm = tf.function(mlm, autograph=False)
+    for training in (False, True):
+      self.__call__.get_concrete_function(specs, training=training)
+      self.mlm.get_concrete_function(mlm_specs, training=training)
+    self.serve = tf.function(lambda inputs: call(inputs, training=False),
+                             input_signature=[specs], autograph=False)
+    self.call_training = tf.function(lambda inputs: call(inputs, training=True),
+                                     input_signature=[specs], autograph=False)
     self._signatures = {
         "serving_default": tf.function(lambda **inputs: flat(call(inputs)),
                                        autograph=False).get_concrete_function(**specs),
         "mlm": tf.function(lambda **inputs: flat(mlm(inputs)),
                            autograph=False).get_concrete_function(**mlm_specs),
     }
-    self.__call__.get_concrete_function(specs)
-    self.mlm.get_concrete_function(mlm_specs)
 
   def signatures_to_save(self):
     return self._signatures

@@ -1,6 +1,6 @@
 """FullTokenizer as tensorflow-text ops, and BERT input packing, for graphs and SavedModels.
 
-`export.py` puts these in the preprocessing SavedModel, so a TensorFlow user can feed raw strings
+`savedmodel.py` puts these in the preprocessing SavedModel, so a TensorFlow user can feed raw strings
 to the encoder without this package. The offline data path keeps `tokenization.FullTokenizer`.
 
 tensorflow-text's `BertTokenizer(lower_case=True)` is not FullTokenizer. Where they differ, and

@@ -16,7 +16,10 @@ model, the losses and the metrics are untouched). The original's rules
     candidate is a word, a token and the `##` pieces after it (grouped over the candidates, as the
     original does: a `##` piece right after [SEP] joins the last word before it), taken whole if
     it fits in what is left of num_to_predict and skipped if not, so words are never split and a
-    sequence can get fewer predictions when only longer words are left (as in the original);
+    sequence can get fewer predictions when only longer words are left (as in the original).
+    Records written with --chinese_whole_word_mask also say which CJK characters continue a
+    segmenter word (`continues_word`, schema.py): such a character joins the word before it
+    exactly as a `##` piece does;
   * what replaces them (`_OriginalRuleValues`, a MaskValuesChooser): each chosen position
     independently becomes [MASK] with probability 0.8, a uniformly random id in
     [0, vocab_size) with 0.1, and stays with 0.1.
@@ -41,8 +44,9 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_text as text
 
+from bert_mlm import create_pretraining_data
+from bert_mlm import schema
 from bert_mlm import tokenization
-from bert_mlm.errors import UsageError
 
 _MASK_PROB = 0.8
 _RANDOM_PROB = 0.1
@@ -167,8 +171,7 @@ class DynamicMasking(object):
 
   def __init__(self, vocab, masked_lm_prob=0.15, do_whole_word_mask=False):
     """vocab: ordered {token: id} (tokenization.load_vocab), the one the records were made with."""
-    if not 0.0 < masked_lm_prob <= 1.0:
-      raise UsageError("--masked_lm_prob=%r must be in (0, 1]." % masked_lm_prob)
+    create_pretraining_data.check_masked_lm_prob(masked_lm_prob)
     tokenization.require_tokens(vocab, (tokenization.CLS_TOKEN, tokenization.SEP_TOKEN,
                                         tokenization.MASK_TOKEN), "--vocab_file")
     self.masked_lm_prob = masked_lm_prob
@@ -193,7 +196,8 @@ class DynamicMasking(object):
     """Masks a decoded batch of unmasked records.
 
     Args:
-      features: input_ids, input_mask, segment_ids int32 [B, S]; next_sentence_labels [B, 1].
+      features: input_ids, input_mask, segment_ids int32 [B, S]; next_sentence_labels [B, 1];
+        optionally continues_word int32 [B, S] (Chinese words, used with whole-word masking).
       draws: float64 [B, num_draws(S, P)], independent uniform draws in [0, 1).
       max_predictions_per_seq: P.
     Returns:
@@ -216,7 +220,10 @@ class DynamicMasking(object):
     candidate_positions = tf.ragged.boolean_mask(positions, is_candidate)  # [B, (C)]
     candidates = tf.ragged.boolean_mask(input_ids, is_candidate)  # [B, (C)]
     if self.do_whole_word_mask:
-      items = self._group_words(candidates)  # [B, (words), (pieces)]
+      continues_word = features.get(schema.CONTINUES_WORD)
+      if continues_word is not None:
+        continues_word = tf.ragged.boolean_mask(continues_word > 0, is_candidate)  # [B, (C)]
+      items = self._group_words(candidates, continues_word)  # [B, (words), (pieces)]
     else:
       items = candidates
     selector = _OriginalRuleSelector(
@@ -236,6 +243,7 @@ class DynamicMasking(object):
     shape = [batch_size, predictions]
     static_batch = input_ids.shape[0]
     out = dict(features)
+    out.pop(schema.CONTINUES_WORD, None)  # the model takes the seven features only
     out["input_ids"] = masked_input_ids
     out["masked_lm_positions"] = masked_positions.to_tensor(0, shape=shape)
     out["masked_lm_ids"] = labels.to_tensor(0, shape=shape)
@@ -245,10 +253,13 @@ class DynamicMasking(object):
       out[name].set_shape([static_batch, predictions])
     return out
 
-  def _group_words(self, candidates):
-    """int [B, (C)] candidate ids -> [B, (words), (pieces)]: a `##` piece joins the word before
-    it among the candidates (the first candidate of a row always starts a word)."""
+  def _group_words(self, candidates, continues_word=None):
+    """int [B, (C)] candidate ids -> [B, (words), (pieces)]: a `##` piece (or where
+    `continues_word`, bool [B, (C)], is True) joins the word before it among the candidates
+    (the first candidate of a row always starts a word)."""
     is_continuation = tf.gather(tf.constant(self._is_continuation), candidates.flat_values)
+    if continues_word is not None:
+      is_continuation = is_continuation | continues_word.flat_values
     row_ids = candidates.value_rowids()
     index_in_row = (tf.range(tf.size(row_ids, out_type=tf.int64)) -
                     tf.gather(candidates.row_starts(), row_ids))

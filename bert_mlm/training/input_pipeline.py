@@ -57,6 +57,11 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   name_to_features = {
       name: tf.io.FixedLenFeature([length], tf.dtypes.as_dtype(schema.DTYPES[name]))
       for name, length in lengths.items()}
+  if masking is not None and masking.do_whole_word_mask:
+    # Chinese words, where the records hold them; all 0 (no word beyond `##`) where not.
+    for name, length in schema.optional_feature_lengths(max_seq_length).items():
+      name_to_features[name] = tf.io.FixedLenFeature(
+          [length], tf.dtypes.as_dtype(schema.DTYPES[name]), default_value=[0] * length)
   options = tf.data.Options()
   options.deterministic = seed is not None or not shuffle or not is_training
   # Fixed parallelism (the original's) and no autotuning. Autotuning runs an optimizer thread

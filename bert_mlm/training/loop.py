@@ -38,6 +38,7 @@ from bert_mlm.model import mixed_precision
 from bert_mlm.model import pretraining_model
 from bert_mlm.storage import checkpoints
 from bert_mlm.training import checkpoint_manager
+from bert_mlm.training import cluster
 from bert_mlm.training import distribute
 from bert_mlm.training import evaluation
 from bert_mlm.training import input_faults
@@ -362,20 +363,24 @@ def write_eval_summaries(output_dir, result):
   writer.close()
 
 
-def run_pretraining(options, strategy):
-  """The whole job: validate, then train and/or evaluate. Returns (train history, eval result)."""
+def _check_before_any_step(options, strategy):
   options.validate(strategy.num_replicas_in_sync,
                    on_tpu=isinstance(strategy, tf.distribute.TPUStrategy))
-  # Before any variable or step: the output directory (created here) and the records' layout.
+  # The output directory (created here) and the records' layout.
   checkpoint_manager.check_writable(options.output_dir)
-  record_layout.check_records(options.input_files, _layout(options))
+  record_layout.check_records(options.input_files, _layout(options), options.dynamic_masking)
+
+
+def run_pretraining(options, strategy):
+  """The whole job: validate, then train and/or evaluate. Returns (train history, eval result)."""
+  cluster.check_same_run(strategy, options, lambda: _check_before_any_step(options, strategy))
   if options.seed is not None:
     keras.utils.set_random_seed(options.seed)
   run = Pretraining(options, strategy)
   if options.init_checkpoint:
     # Fail before any step on an init checkpoint of another shape (even when resuming).
     checkpoints.check_shapes(run.variables, checkpoints.CheckpointReader(options.init_checkpoint))
-  with run.preemption:
+  with run.preemption, cluster.stop_together(run, options.output_dir, options.do_train):
     history = train(run, options) if options.do_train else None
     result = evaluate(run, options, trained=options.do_train) if options.do_eval else None
   return history, result

@@ -7,9 +7,11 @@ skipping reader (`--skip_corrupt_records`: every record) and when an input error
 explained (`input_faults.describe`).
 
 A layout is `schema.feature_lengths(max_seq_length, max_predictions_per_seq, masked)`; records
-written with create_pretraining_data.py --dynamic_masking hold the unmasked one.
+written with create_pretraining_data.py --dynamic_masking hold the unmasked one, and may hold
+its optional features (`schema.optional_feature_lengths`), checked where present.
 """
 
+from absl import logging
 from google.protobuf import message
 import tensorflow as tf
 
@@ -27,10 +29,9 @@ class RecordLayout(object):
     self.masked = masked
     self.flags = "--max_seq_length=%d --max_predictions_per_seq=%d" % (
         max_seq_length, max_predictions_per_seq)
-    self._expected = [
-        (name, "float_list" if schema.DTYPES[name] == schema.FLOAT32 else "int64_list", length)
-        for name, length in schema.feature_lengths(max_seq_length, max_predictions_per_seq,
-                                                   masked=masked).items()]
+    self._expected = _kinds(schema.feature_lengths(max_seq_length, max_predictions_per_seq,
+                                                   masked=masked))
+    self._optional = [] if masked else _kinds(schema.optional_feature_lengths(max_seq_length))
 
   def problem(self, data):
     """None when `data` (a serialized record) is an example of this layout (what the pipeline's
@@ -46,9 +47,11 @@ class RecordLayout(object):
     if self.masked and not has_masks and "input_ids" in features:
       return ("the records hold no masks (written with --dynamic_masking=True); pass "
               "--dynamic_masking=True (with --vocab_file) to mask them in the input pipeline")
-    for name, kind, length in self._expected:
+    for name, kind, length in self._expected + self._optional:
       feature = features.get(name)
       if feature is None:
+        if (name, kind, length) in self._optional:
+          continue  # older records lack it; the pipeline reads it as 0
         return ("records lack the feature %s; was it written by create_pretraining_data.py?"
                 % name)
       if feature.WhichOneof("kind") != kind:
@@ -62,8 +65,17 @@ class RecordLayout(object):
     return None
 
 
-def check_records(input_files, layout):
+def _kinds(lengths):
+  """[(name, tf.train.Feature kind, length)] of {name: length}."""
+  return [(name, "float_list" if schema.DTYPES[name] == schema.FLOAT32 else "int64_list", length)
+          for name, length in lengths.items()]
+
+
+def check_records(input_files, layout, masking=None):
   """Reads the first record of each file and checks it against `layout` (a RecordLayout).
+
+  masking: the dynamic_masking.DynamicMasking that will mask unmasked records (None for masked
+    ones); records holding Chinese words without its whole-word masking get a warning.
 
   Raises:
     UsageError: a file is empty, not a TFRecord file, or its first record is not an example of
@@ -79,3 +91,8 @@ def check_records(input_files, layout):
     problem = layout.problem(first.numpy())
     if problem is not None:
       raise UsageError("%s: %s." % (path, problem.replace("the record is", "the first record is")))
+    if (masking is not None and not masking.do_whole_word_mask and schema.CONTINUES_WORD in
+        example_pb2.Example.FromString(first.numpy()).features.feature):
+      logging.warning("%s: the records hold Chinese words (written with "
+                      "--chinese_whole_word_mask); without --do_whole_word_mask=True they are "
+                      "masked character by character.", path)

@@ -68,8 +68,8 @@ class TrainStep(object):
     self._dropout_seeds = [(layer.seed_generator.state, int(layer.seed_generator.state.numpy()[0]))
                            for layer in model.bert.dropout_layers()]
     # Several workers must take the same stop decision at the same step, or the collectives
-    # would hang (with one worker the combining is a local no-op).
-    self._combine_stop_requests = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    # would hang.
+    self._combine_stop_requests = distribute.num_workers(strategy) > 1
     self._forward_backward_fn = (tf.function(self._forward_backward, jit_compile=True)
                                  if use_xla else self._forward_backward)
     self._loop = tf.function(self._loop_fn)

@@ -13,12 +13,16 @@ import pytest
 
 from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
-from bert_mlm.data import parallel_data
+from bert_mlm.data import per_file
+from bert_mlm.data.per_file import jobs as file_jobs
+from bert_mlm.data.per_file import memory_budget
+from bert_mlm.data.per_file import progress
+from bert_mlm.data.per_file import worker_pool
 from bert_mlm import create_pretraining_data
 from bert_mlm.storage import tfrecord
 from bert_mlm.errors import UsageError
-from tests.conftest import REPO
-from tests.reference import original
+from reference import original
+from tests import helpers
 
 _FLAGS = dict(dupe_factor=2, max_seq_length=64, max_predictions_per_seq=10, random_seed=7)
 
@@ -100,9 +104,9 @@ def single_outputs(parts, minilm_vocab, tmp_path_factory):
 def test_each_output_equals_single_process_on_that_file(parts, minilm_vocab, single_outputs,
                                                          tmp_path, workers, whole_word):
   flags = dict(_FLAGS, do_whole_word_mask=whole_word)
-  summary = parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                          create_pretraining_data.DataOptions(**flags),
-                                          num_workers=workers)
+  summary = per_file.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
+                                     create_pretraining_data.DataOptions(**flags),
+                                     num_workers=workers)
   assert summary.written == 3 and not summary.failed
   expected = single_outputs(**flags)
   for path in parts:
@@ -115,8 +119,8 @@ def test_each_output_equals_single_process_on_that_file(parts, minilm_vocab, sin
 
 def test_per_file_output_equals_the_original_on_that_file(parts, minilm_vocab, tmp_path):
   smallest = parts[0]
-  parallel_data.create_per_file(smallest, str(tmp_path / "out"), minilm_vocab,
-                                create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+  per_file.create_per_file(smallest, str(tmp_path / "out"), minilm_vocab,
+                           create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   theirs = str(tmp_path / "theirs.tfrecord")
   original.run_original_create_pretraining_data(smallest, theirs, minilm_vocab, **_FLAGS)
   ours = original.read_examples(str(tmp_path / "out" / "part-0.txt.tfrecord"))
@@ -124,7 +128,7 @@ def test_per_file_output_equals_the_original_on_that_file(parts, minilm_vocab, t
 
 
 def _cli(*args, timeout=120):
-  return subprocess.run([sys.executable, os.path.join(REPO, "create_pretraining_data.py")]
+  return subprocess.run([sys.executable, os.path.join(helpers.REPO, "create_pretraining_data.py")]
                         + list(args), capture_output=True, text=True, timeout=timeout)
 
 
@@ -134,7 +138,7 @@ def test_command_line_per_file_mode_imports_no_tensorflow(parts, minilm_vocab, s
   # forkserver's imports too): the data code is imported once, and TensorFlow never.
   out = tmp_path / "out"
   result = subprocess.run(
-      [sys.executable, "-X", "importtime", os.path.join(REPO, "create_pretraining_data.py"),
+      [sys.executable, "-X", "importtime", os.path.join(helpers.REPO, "create_pretraining_data.py"),
        "--input_file=" + ",".join(parts), "--output_dir=" + str(out),
        "--vocab_file=" + minilm_vocab, "--num_workers=2", "--dupe_factor=2",
        "--max_seq_length=64", "--max_predictions_per_seq=10", "--random_seed=7"],
@@ -173,7 +177,7 @@ def test_command_line_flag_errors(parts, minilm_vocab, tmp_path):
 def test_rerun_skips_complete_outputs_and_overwrite_redoes_them(parts, minilm_vocab, tmp_path):
   out = str(tmp_path / "out")
   options = create_pretraining_data.DataOptions(**_FLAGS)
-  first = parallel_data.create_per_file(parts[0], out, minilm_vocab, options, num_workers=1)
+  first = per_file.create_per_file(parts[0], out, minilm_vocab, options, num_workers=1)
   assert first.written == 1
   done = os.path.join(out, "part-0.txt.tfrecord")
   mtime = os.stat(done).st_mtime_ns
@@ -181,12 +185,12 @@ def test_rerun_skips_complete_outputs_and_overwrite_redoes_them(parts, minilm_vo
   stale = done + ".incomplete-999999999-0badc0de"
   with open(stale, "wb") as f:
     f.write(b"partial")
-  second = parallel_data.create_per_file(",".join(parts), out, minilm_vocab, options,
-                                         num_workers=2)
+  second = per_file.create_per_file(",".join(parts), out, minilm_vocab, options,
+                                    num_workers=2)
   assert (second.written, second.skipped) == (2, 1)
   assert os.stat(done).st_mtime_ns == mtime and not os.path.exists(stale)
-  third = parallel_data.create_per_file(",".join(parts), out, minilm_vocab, options,
-                                        num_workers=2, overwrite=True)
+  third = per_file.create_per_file(",".join(parts), out, minilm_vocab, options,
+                                   num_workers=2, overwrite=True)
   assert (third.written, third.skipped) == (3, 0)
 
 
@@ -199,7 +203,7 @@ def test_sigkill_after_first_output_then_rerun_finishes_the_rest(english_corpus,
            "--max_predictions_per_seq=10"]
   out = tmp_path / "out"
   process = subprocess.Popen(
-      [sys.executable, os.path.join(REPO, "create_pretraining_data.py"),
+      [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data.py"),
        "--output_dir=" + str(out)] + flags, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 60
   while time.time() < deadline and not (out.exists() and any(
@@ -221,7 +225,7 @@ def test_sigkill_after_first_output_then_rerun_finishes_the_rest(english_corpus,
       len(inputs) - len(done_before), len(done_before)) in rerun.stderr
   for name in done_before:
     assert "%s exists (complete)" % (out / name) in rerun.stderr
-  parallel_data.create_per_file(
+  per_file.create_per_file(
       str(tmp_path / "in" / "*.txt"), str(tmp_path / "uninterrupted"), minilm_vocab,
       create_pretraining_data.DataOptions(dupe_factor=3, max_seq_length=64, max_predictions_per_seq=10),
       num_workers=1)
@@ -246,7 +250,7 @@ def test_failing_files_are_named_and_the_others_complete(parts, minilm_vocab, tm
   result = _cli("--input_file=%s/*.txt" % inputs, "--output_dir=" + str(out),
                 "--vocab_file=" + minilm_vocab, "--num_workers=2", "--dupe_factor=2",
                 "--max_seq_length=64", "--max_predictions_per_seq=10", "--random_seed=7")
-  assert result.returncode == parallel_data.FilesFailedError.exit_status == 3
+  assert result.returncode == progress.FilesFailedError.exit_status == 3
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith("create_pretraining_data.py: error: 2 of 4 input files failed")
   assert "b-bad.txt:3: not valid UTF-8" in last and "c-empty.txt: holds no text" in last
@@ -262,10 +266,10 @@ def test_failing_files_are_named_and_the_others_complete(parts, minilm_vocab, tm
 def test_in_process_failure_raises_after_the_other_files(parts, minilm_vocab, tmp_path):
   bad = tmp_path / "bad.txt"
   bad.write_bytes(b"ok\n\xff\n")
-  with pytest.raises(parallel_data.FilesFailedError, match=r"bad.txt:2: not valid UTF-8"):
-    parallel_data.create_per_file(parts[0] + "," + str(bad), str(tmp_path / "out"),
-                                  minilm_vocab, create_pretraining_data.DataOptions(**_FLAGS),
-                                  num_workers=1)
+  with pytest.raises(progress.FilesFailedError, match=r"bad.txt:2: not valid UTF-8"):
+    per_file.create_per_file(parts[0] + "," + str(bad), str(tmp_path / "out"),
+                             minilm_vocab, create_pretraining_data.DataOptions(**_FLAGS),
+                             num_workers=1)
   assert os.listdir(str(tmp_path / "out")) == ["part-0.txt.tfrecord"]
 
 
@@ -288,7 +292,7 @@ class _DyingConnection(object):
     self._connection.send(result)
 
 
-_WORKER_MAIN = parallel_data._worker_main  # pylint: disable=protected-access
+_WORKER_MAIN = worker_pool._worker_main  # pylint: disable=protected-access
 
 
 def _dying_worker_main(connection, *args):
@@ -300,13 +304,13 @@ def _dying_worker_main(connection, *args):
 def test_worker_killed_is_a_failed_file(monkeypatch, parts, minilm_vocab, tmp_path,
                                         start_method):
   # fork: workers of a process without TensorFlow; forkserver: of one with it (gs:// paths).
-  monkeypatch.setattr(parallel_data, "_context",
+  monkeypatch.setattr(worker_pool, "worker_context",
                       lambda: multiprocessing.get_context(start_method))
-  monkeypatch.setattr(parallel_data, "_worker_main", _dying_worker_main)
-  with pytest.raises(parallel_data.FilesFailedError,
+  monkeypatch.setattr(worker_pool, "_worker_main", _dying_worker_main)
+  with pytest.raises(progress.FilesFailedError,
                      match=r"part-1.txt: its worker process was killed by SIGKILL"):
-    parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                  create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
+    per_file.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
+                             create_pretraining_data.DataOptions(**_FLAGS), num_workers=2)
   # Its temporary, if it had opened one, is removed at once.
   assert sorted(os.listdir(str(tmp_path / "out"))) == ["part-0.txt.tfrecord",
                                                       "part-2.txt.tfrecord"]
@@ -320,24 +324,24 @@ def test_same_file_name_in_two_directories(tmp_path, minilm_vocab):
     (tmp_path / sub).mkdir()
     (tmp_path / sub / "shard.txt").write_text("A sentence here.\nAnother one.\n")
   with pytest.raises(UsageError, match=r"x/shard.txt and .*y/shard.txt would both write"):
-    parallel_data.create_per_file("%s/x/shard.txt,%s/y/shard.txt" % (tmp_path, tmp_path),
-                                  str(tmp_path / "out"), minilm_vocab,
-                                  create_pretraining_data.DataOptions(), num_workers=1)
+    per_file.create_per_file("%s/x/shard.txt,%s/y/shard.txt" % (tmp_path, tmp_path),
+                             str(tmp_path / "out"), minilm_vocab,
+                             create_pretraining_data.DataOptions(), num_workers=1)
   with pytest.raises(UsageError, match="names .*shard.txt twice"):
-    parallel_data.create_per_file("%s/x/shard.txt,%s/x/*.txt" % (tmp_path, tmp_path),
-                                  str(tmp_path / "out"), minilm_vocab,
-                                  create_pretraining_data.DataOptions(), num_workers=1)
+    per_file.create_per_file("%s/x/shard.txt,%s/x/*.txt" % (tmp_path, tmp_path),
+                             str(tmp_path / "out"), minilm_vocab,
+                             create_pretraining_data.DataOptions(), num_workers=1)
   assert not os.path.exists(str(tmp_path / "out")) or not os.listdir(str(tmp_path / "out"))
 
 
 def test_file_too_big_for_the_budget_is_named_before_any_work(parts, minilm_vocab, tmp_path):
-  estimate = parallel_data.MemoryEstimate(dupe_factor=10)
+  estimate = memory_budget.MemoryEstimate(dupe_factor=10)
   _, middle, largest = sorted(parts, key=os.path.getsize)
   budget = (estimate(os.path.getsize(middle)) + estimate(os.path.getsize(largest))) / 2
   with pytest.raises(UsageError) as info:
-    parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                  create_pretraining_data.DataOptions(dupe_factor=10),
-                                  num_workers=1, max_memory_mb=budget)
+    per_file.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
+                             create_pretraining_data.DataOptions(dupe_factor=10),
+                             num_workers=1, max_memory_mb=budget)
   message = str(info.value)
   assert "--max_memory_mb=%.0f" % budget in message and largest in message
   assert "shard_text.py" in message and middle not in message  # the smaller ones fit
@@ -346,26 +350,26 @@ def test_file_too_big_for_the_budget_is_named_before_any_work(parts, minilm_voca
 
 def test_budget_below_a_workers_base(parts, minilm_vocab, tmp_path):
   with pytest.raises(UsageError, match=r"--max_memory_mb=60 is too small for this run"):
-    parallel_data.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
-                                  create_pretraining_data.DataOptions(), num_workers=2,
-                                  max_memory_mb=60)
+    per_file.create_per_file(",".join(parts), str(tmp_path / "out"), minilm_vocab,
+                             create_pretraining_data.DataOptions(), num_workers=2,
+                             max_memory_mb=60)
 
 
 # --- Scheduling and the memory estimate (no processes) ---------------------------------------
 
 
 def _job(name, megabytes):
-  return parallel_data.FileJob(name, name + ".tfrecord", int(megabytes * 1e6))
+  return file_jobs.FileJob(name, name + ".tfrecord", int(megabytes * 1e6))
 
 
 def test_scheduler_keeps_the_estimates_in_flight_within_the_budget():
-  estimate = parallel_data.MemoryEstimate(dupe_factor=5)  # 45 MB + 22.7 MB per MB
+  estimate = memory_budget.MemoryEstimate(dupe_factor=5)  # 45 MB + 22.7 MB per MB
   jobs = [_job("a", 10), _job("b", 8), _job("c", 2), _job("d", 1)]  # largest first
-  scheduler = parallel_data.Scheduler(jobs, num_workers=3, available_mb=500, estimate=estimate)
+  scheduler = memory_budget.Scheduler(jobs, num_workers=3, available_mb=500, estimate=estimate)
   assert scheduler.take() == (jobs[0], True)  # a new worker: 45 + 227 = 272 MB
   assert scheduler.take() == (jobs[1], True)  # + 45 + 182 = 499 MB; c and d don't fit
   assert scheduler.take() == (None, False)
-  scheduler.finish(jobs[0], parallel_data.FileResult(jobs[0], error="x"))
+  scheduler.finish(jobs[0], file_jobs.FileResult(jobs[0], error="x"))
   # a's worker is idle (45 MB): c runs on it (+45 MB); d needs a third worker (+45 + 23 MB).
   assert scheduler.take() == (jobs[2], False) and scheduler.take() == (jobs[3], True)
   assert scheduler.take() == (None, False)  # three workers busy
@@ -374,13 +378,13 @@ def test_scheduler_keeps_the_estimates_in_flight_within_the_budget():
 
 
 def test_scheduler_stops_surplus_idle_workers_for_a_big_file():
-  estimate = parallel_data.MemoryEstimate(dupe_factor=5)
+  estimate = memory_budget.MemoryEstimate(dupe_factor=5)
   small, big = _job("s1", 1), _job("big", 10)
-  scheduler = parallel_data.Scheduler([small, _job("s2", 1)], num_workers=3, available_mb=300,
+  scheduler = memory_budget.Scheduler([small, _job("s2", 1)], num_workers=3, available_mb=300,
                                       estimate=estimate)
   first, second = scheduler.take()[0], scheduler.take()[0]
-  scheduler.finish(first, parallel_data.FileResult(first))
-  scheduler.finish(second, parallel_data.FileResult(second))
+  scheduler.finish(first, file_jobs.FileResult(first))
+  scheduler.finish(second, file_jobs.FileResult(second))
   scheduler.pending.append(big)  # 2 idle workers (90 MB) + big's 227 MB > 300 MB
   assert scheduler.take() == (None, False) and scheduler.surplus_idle()
   scheduler.retire()  # one idle worker stopped: 45 + 227 fits on the other
@@ -388,20 +392,20 @@ def test_scheduler_stops_surplus_idle_workers_for_a_big_file():
 
 
 def test_estimate_is_corrected_by_reported_peaks_and_can_reject_later():
-  estimate = parallel_data.MemoryEstimate(dupe_factor=10)
+  estimate = memory_budget.MemoryEstimate(dupe_factor=10)
   prior = estimate(10e6)
   big, small = _job("big", 10), _job("small", 4)
-  scheduler = parallel_data.Scheduler([big, small], num_workers=2, available_mb=300,
+  scheduler = memory_budget.Scheduler([big, small], num_workers=2, available_mb=300,
                                       estimate=estimate)
   assert scheduler.too_big() == [big]  # 45 + 377 MB: can't fit alone
   assert scheduler.take() == (small, True)
   # The worker measured twice the prior's rate: the estimate follows.
-  scheduler.finish(small, parallel_data.FileResult(small, base_mb=30.0,
-                                                   peak_mb=30.0 + 4 * 75.4))
+  scheduler.finish(small, file_jobs.FileResult(small, base_mb=30.0,
+                                               peak_mb=30.0 + 4 * 75.4))
   assert estimate.base_mb == 30.0 and estimate.mb_per_text_mb == pytest.approx(75.4)
   assert estimate(10e6) > prior
   # A file too small to measure the rate on corrects the base only.
-  estimate.observe(parallel_data.FileResult(_job("tiny", 0.01), base_mb=35.0, peak_mb=40.0))
+  estimate.observe(file_jobs.FileResult(_job("tiny", 0.01), base_mb=35.0, peak_mb=40.0))
   assert estimate.base_mb == 35.0 and estimate.mb_per_text_mb == pytest.approx(75.4)
 
 
@@ -423,9 +427,9 @@ def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
   tf.io.gfile.copy(minilm_vocab, root + "/vocab.txt")
   shards = sharding.shard_text(root + "/text/corpus.txt", root + "/shards", num_shards=2)
   assert shards == [root + "/shards/corpus-0000%d-of-00002.txt" % i for i in range(2)]
-  summary = parallel_data.create_per_file(root + "/shards/*.txt", root + "/records",
-                                          root + "/vocab.txt",
-                                          create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+  summary = per_file.create_per_file(root + "/shards/*.txt", root + "/records",
+                                     root + "/vocab.txt",
+                                     create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   assert summary.written == 2
   local = tmp_path / "local"
   local.mkdir()
@@ -446,13 +450,13 @@ def test_remote_paths_go_through_gfile(parts, minilm_vocab, tmp_path):
     with open(expected[str(local / name)], "rb") as f:
       assert ours == f.read()
   # A rerun finds them complete.
-  again = parallel_data.create_per_file(root + "/shards/*.txt", root + "/records",
-                                        root + "/vocab.txt",
-                                        create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
+  again = per_file.create_per_file(root + "/shards/*.txt", root + "/records",
+                                   root + "/vocab.txt",
+                                   create_pretraining_data.DataOptions(**_FLAGS), num_workers=1)
   assert (again.written, again.skipped) == (0, 2)
 
 
 def test_workers_start_from_a_forkserver_once_tensorflow_is_loaded(monkeypatch):
   # A gs:// path loads TensorFlow, whose threads and locks a forked worker would inherit.
   monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", object()))
-  assert parallel_data._context().get_start_method() == "forkserver"  # pylint: disable=protected-access
+  assert worker_pool.worker_context().get_start_method() == "forkserver"

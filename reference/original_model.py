@@ -1,7 +1,7 @@
 """Runs the original BERT model and pretraining heads (PyPI `bert-tensorflow==1.0.4`) in TF1 graph mode.
 
 The original's `bert.modeling` and `bert.run_pretraining` are imported and called unmodified; only
-the two TF1 APIs they need and TF 2.21 lacks are supplied by `tests.reference.tf1_shim`.
+the two TF1 APIs they need and TF 2.21 lacks are supplied by `reference.tf1_shim`.
 `bert.run_pretraining` defines absl flags that clash with `bert.create_pretraining_data`'s
 (`input_file`, `max_seq_length`, ...), so its flags are defined into a private `FlagValues`; its
 model functions never read flags.
@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from tests.reference import tf1_shim
+from reference import tf1_shim
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
                  "masked_lm_ids", "masked_lm_weights", "next_sentence_labels")

@@ -1,53 +1,12 @@
 """Exports a checkpoint as TensorFlow SavedModels in the TF Hub BERT convention.
 
-Writes DIR/encoder (a dict of int32 input_word_ids, input_mask, input_type_ids -> pooled_output,
-sequence_output, encoder_outputs, default; an `mlm` function and signature that also take
-masked_lm_positions and return mlm_logits; `training=True` applies dropout, and TF Hub's
-`hub.KerasLayer(DIR/encoder, trainable=True)` fine-tunes it) and DIR/preprocessing (`tokenize` on a batch of
-strings with a tensorflow-text WordPiece tokenizer that gives FullTokenizer's ids, and
-`bert_pack_inputs` for one or two segments). Both load with tf.saved_model.load where only
-tensorflow and tensorflow-text are installed:
-
-  python export_savedmodel.py --input_checkpoint=out/model.ckpt-100000 \\
-      --bert_config_file=configs/bert_base_uncased.json --vocab_file=vocab.txt \\
-      --do_lower_case=True --output_dir=export
-
-  import tensorflow as tf, tensorflow_text  # registers the tokenizer's ops
-  preprocess = tf.saved_model.load("export/preprocessing")
-  encoder = tf.saved_model.load("export/encoder")
-  outputs = encoder(preprocess.bert_pack_inputs(
-      [preprocess.tokenize(tf.constant(["Hello world."]))], seq_length=128))
+`python export_savedmodel.py ...`, as in the original. The command (its flags, --help) is
+bert_mlm/cli/export_savedmodel.py; installed, it is also
+`bert-mlm-export-savedmodel` and `python -m bert_mlm.cli.export_savedmodel`.
 """
 
-from absl import app
-from absl import flags
-from absl import logging
-
-from bert_mlm import errors
-from bert_mlm.interop import savedmodel
-
-flags.DEFINE_string("input_checkpoint", None,
-                    "Checkpoint prefix (or a directory with a `checkpoint` file) with the encoder "
-                    "and the masked LM head (training checkpoints and bert_model.ckpt both do).")
-flags.DEFINE_string("bert_config_file", None, "The model's bert_config.json.")
-flags.DEFINE_string("vocab_file", None, "The vocabulary the model was trained with.")
-flags.DEFINE_bool("do_lower_case", True,
-                  "Lower-case and strip accents in the preprocessing: True for uncased models.")
-flags.DEFINE_string("output_dir", None,
-                    "Writes <output_dir>/encoder and <output_dir>/preprocessing (replacing them).")
-flags.DEFINE_integer("seq_length", savedmodel.DEFAULT_SEQ_LENGTH,
-                     "bert_pack_inputs' default seq_length (any can be passed when calling it).")
-FLAGS = flags.FLAGS
-
-
-def main(_):
-  logging.set_verbosity(logging.INFO)
-  with errors.one_line_errors("export_savedmodel.py"):
-    savedmodel.export_savedmodels(FLAGS.input_checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
-                              FLAGS.do_lower_case, FLAGS.output_dir, FLAGS.seq_length)
-
+from bert_mlm.cli.export_savedmodel import main
+from bert_mlm.cli.export_savedmodel import run  # pylint: disable=unused-import  (main after flags)
 
 if __name__ == "__main__":
-  for name in ("input_checkpoint", "bert_config_file", "vocab_file", "output_dir"):
-    flags.mark_flag_as_required(name)
-  app.run(main)
+  main()

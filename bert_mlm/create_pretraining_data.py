@@ -20,6 +20,7 @@ from absl import logging
 from bert_mlm import chinese_words
 from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
+from bert_mlm import progress
 from bert_mlm import schema
 from bert_mlm.storage import tfrecord
 from bert_mlm import tokenization
@@ -27,6 +28,11 @@ from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError
 
 _NUM_LOGGED_EXAMPLES = 20
+# Progress lines, at most every _PROGRESS_SECONDS, for inputs of at least _PROGRESS_MIN_BYTES;
+# characters read between two looks at the clock.
+_PROGRESS_SECONDS = 30.0
+_PROGRESS_MIN_BYTES = 4 * 10**6
+_PROGRESS_CHECK_CHARS = 10**6
 # [CLS] A [SEP] B [SEP] with at least one token in A and in B.
 _MIN_SEQ_LENGTH = 5
 
@@ -149,9 +155,18 @@ def read_documents(input_files, tokenizer):
   tokenize = tokenizer.tokenize_to_ids
   start = time.time()
   num_bytes = 0
+  reading = _reading_progress(input_files)
+  next_check = _PROGRESS_CHECK_CHARS if reading else float("inf")
   for path in input_files:
     for _, line in file_io.read_text_lines(path):
       num_bytes += len(line)
+      if num_bytes >= next_check:  # one comparison per line; the clock only every MB
+        next_check += _PROGRESS_CHECK_CHARS
+        reading.update(num_bytes)
+        if reading.due():
+          logging.info("Reading %s: %d documents, %.1f MB/s, %s",
+                       reading.counts("%.1f/%.1f MB", 1e6), len(all_documents),
+                       num_bytes / 1e6 / (time.time() - start), reading.eta_text())
       line = line.strip()
       if not line:
         all_documents.append([])
@@ -162,6 +177,16 @@ def read_documents(input_files, tokenizer):
     logging.info("Read %s (%.1f MB of text so far, %.1f s).", path, num_bytes / 1e6,
                  time.time() - start)
   return [d for d in all_documents if d]
+
+
+def _reading_progress(input_files):
+  """A progress.Progress over the input's bytes for inputs above a few MB, else None (quiet)."""
+  try:
+    total = sum(file_io.size(path) for path in input_files)
+  except (OSError, ValueError):  # a missing file: reading names it
+    return None
+  return (progress.Progress(total, interval=_PROGRESS_SECONDS) if total >= _PROGRESS_MIN_BYTES
+          else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,14 +384,16 @@ def create_training_instances(all_documents, vocab, options, rng):
   rng.shuffle(all_documents)
   instances = []
   start = time.time()
+  passes = progress.Progress(options.dupe_factor)
   for dupe in range(options.dupe_factor):
     for document_index in range(len(all_documents)):
       for instance in create_instances_from_document(
           all_documents, document_index, options.max_seq_length, options.short_seq_prob,
           masker, rng):
         instances.append(encoder.encode(instance))
-    logging.info("Pass %d/%d: %d instances so far (%.0f instances/s).", dupe + 1,
-                 options.dupe_factor, len(instances), len(instances) / (time.time() - start))
+    passes.update(dupe + 1)
+    logging.info("Pass %s: %d instances so far (%.0f instances/s), %s", passes.counts(),
+                 len(instances), len(instances) / (time.time() - start), passes.eta_text())
   rng.shuffle(instances)
   return instances
 
@@ -425,10 +452,15 @@ def write_instances(instances, files, tokenizer):
   writes = [f.write for f in files]
   num_files = len(files)
   frame = tfrecord.frame
+  written = progress.Progress(len(instances), interval=_PROGRESS_SECONDS)
   for index, serialized in enumerate(instances):
     writes[index % num_files](frame(serialized))
     if index < _NUM_LOGGED_EXAMPLES:
       _log_example(serialized, tokenizer)
+    elif index % 10000 == 0:  # the clock every 10000 instances
+      written.update(index)
+      if written.due():
+        logging.info("Wrote %s instances, %s", written.counts(), written.eta_text())
   logging.info("Wrote %d total instances", len(instances))
   return len(instances)
 

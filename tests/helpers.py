@@ -149,6 +149,22 @@ def read_scalars(directory):
           for tag in accumulator.PluginTagToContent("scalars")}
 
 
+def check_png(path, min_width=400, min_height=300):
+  """Opens the PNG at `path` (matplotlib's reader) and checks its size and that it is drawn on:
+  returns the image, an [height, width, channels] float array."""
+  from matplotlib import image  # pylint: disable=g-import-not-at-top
+  with open(path, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n", path
+  pixels = image.imread(path)
+  height, width = pixels.shape[:2]
+  assert width >= min_width and height >= min_height, pixels.shape
+  # Not blank: many pixels differ from the background (the corner), in several colours.
+  differs = (np.abs(pixels[..., :3] - pixels[0, 0, :3]).sum(axis=-1) > 0.1).mean()
+  assert differs > 0.02, differs
+  assert len(np.unique(pixels[..., :3].reshape(-1, 3).round(2), axis=0)) > 10
+  return pixels
+
+
 def text_lines(*paths):
   """Every line (with its newline) of UTF-8 text files."""
   lines = []

@@ -100,7 +100,7 @@ def test_sigterm_and_sigkill_then_rerun_equal_the_uninterrupted_run(tmp_path, mo
   out = str(tmp_path / "sigterm")
   flags = _flags(tmp_path, records, out, config, extra)
   run = _Run(flags, str(tmp_path / "sigterm-1.log"))
-  run.wait_for("step %d:" % _PER_LOOP)
+  run.wait_for("step %d/" % _PER_LOOP)
   time.sleep(0.2)
   run.process.send_signal(signal.SIGTERM)
   assert run.finish() == 75, run.log()[-3000:]
@@ -168,7 +168,7 @@ def test_two_workers_stop_at_the_same_step_and_resume_exactly(tmp_path):
   out = str(tmp_path / "sigterm")
   flags = _flags(tmp_path, records, out, config, extra)
   runs = _workers(tmp_path, flags, "sigterm")
-  runs[0].wait_for("step %d:" % _PER_LOOP)
+  runs[0].wait_for("step %d/" % _PER_LOOP)
   time.sleep(0.2)
   runs[1].process.send_signal(signal.SIGTERM)  # the non-chief alone is signalled
   stopped = set()

@@ -102,6 +102,22 @@ def test_held_out_unknown_rate_against_the_released_vocab(tmp_path, english_corp
   assert count > 100
 
 
+@pytest.mark.slow
+def test_reaches_the_size_asked(tmp_path, english_corpus):
+  """0.3 MB of prose has more than 3000 distinct pieces, but few occur the default
+  --lower_thresh=10 times: the search goes on below it, and the vocabulary is learned tokens,
+  not [unusedK] filler."""
+  output = str(tmp_path / "vocab.txt")
+  result = _create_vocab(english_corpus, output, "--vocab_size=3000")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "short of --vocab_size=3000; adding the pieces of the thresholds below" in result.stderr
+  tokens = _read(output)
+  assert len(tokens) == 3000
+  learned = [t for t in tokens[104:] if not t.startswith("[unused")]
+  assert len(learned) >= 0.9 * 3000, len(learned)
+  assert "Learned %d tokens" % len(learned) in result.stderr
+
+
 def test_fit_to_size():
   reserved = vocab_learning.reserved_tokens(2)
   assert reserved == ["[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -12,7 +12,11 @@ comma-separated lists and globs, local or `gs://`.
 The learner (`tensorflow_text.tools.wordpiece_vocab.wordpiece_tokenizer_learner_lib.learn`) finds
 by binary search the frequency threshold whose vocabulary comes closest to the target size from
 below (within `slack_ratio`): every character of the kept words, with its `##` form, then the
-pieces that occur at least that often, most frequent first.
+pieces that occur at least that often, most frequent first. The search runs between
+`lower_thresh` and `upper_thresh`; when the vocabulary is still short of the size at
+`lower_thresh` (a corpus of a few MB), the vocabularies the learner makes at each lower threshold
+add their further pieces, down to pieces that occur once, so that the size asked for is reached
+wherever the text has that many distinct pieces.
 
 The output has exactly `vocab_size` lines, in the layout of the released BERT vocabularies:
 
@@ -20,10 +24,10 @@ The output has exactly `vocab_size` lines, in the layout of the released BERT vo
 
 With the default N = 99 the special tokens have the released vocabularies' ids ([UNK] 100,
 [CLS] 101, [SEP] 102, [MASK] 103). When the learner returns fewer tokens than there is room for
-(a small corpus, or the slack), the rest are further `[unusedK]` lines, free for tokens added by
-hand; when it returns more (the threshold search ran out of room), the least frequent multi-
-character pieces are dropped. The result is deterministic: the same input and options give the
-same file.
+(a text with fewer distinct pieces, or the slack), the rest are further `[unusedK]` lines, free
+for tokens added by hand (the log says how many the text supplied); when it returns more (the
+threshold search ran out of room), the least frequent multi-character pieces are dropped. The
+result is deterministic: the same input and options give the same file.
 """
 
 import collections
@@ -183,16 +187,49 @@ def learn_vocab(counts, options):
   word_counts = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
   if not word_counts:
     raise UsageError("--input_file: the input files hold no words.")
-  learned = learner.learn(
-      word_counts, vocab_size=options.vocab_size, reserved_tokens=reserved,
-      upper_thresh=options.upper_thresh, lower_thresh=options.lower_thresh,
-      num_iterations=options.num_iterations, max_input_tokens=options.max_input_tokens,
-      max_token_length=options.max_token_length, max_unique_chars=options.max_unique_chars,
-      slack_ratio=options.slack_ratio, include_joiner_token=True, joiner=_JOINER)
+
+  def learn(lower_thresh, upper_thresh):
+    return learner.learn(
+        word_counts, vocab_size=options.vocab_size, reserved_tokens=reserved,
+        upper_thresh=upper_thresh, lower_thresh=lower_thresh,
+        num_iterations=options.num_iterations, max_input_tokens=options.max_input_tokens,
+        max_token_length=options.max_token_length, max_unique_chars=options.max_unique_chars,
+        slack_ratio=options.slack_ratio, include_joiner_token=True, joiner=_JOINER)
+
+  learned = learn(options.lower_thresh, options.upper_thresh)
+  lowest_thresh = options.lower_thresh  # the lowest threshold whose pieces are in `learned`
+  if (len(learned) < options.vocab_size * (1.0 - options.slack_ratio)
+      and options.lower_thresh > 1):
+    # Short of the size at the lowest threshold searched: the text's rarer pieces make up the
+    # rest. Each lower threshold's vocabulary adds the pieces it has beyond those already kept,
+    # down to pieces that occur once, until the size is reached (fit_to_size trims the last
+    # threshold's least frequent). Learning at threshold 1 alone would give about as many
+    # pieces, but cut held-out words into more of them: its refinement, counting every piece
+    # seen once, keeps fragments in place of the words that higher thresholds keep whole.
+    logging.info("%d tokens at --lower_thresh=%d, short of --vocab_size=%d; adding the pieces "
+                 "of the thresholds below.", len(learned) - len(reserved), options.lower_thresh,
+                 options.vocab_size)
+    kept = set(learned)
+    for thresh in range(options.lower_thresh - 1, 0, -1):
+      if len(learned) >= options.vocab_size:
+        break
+      added = [token for token in learn(thresh, thresh) if token not in kept]
+      lowest_thresh = thresh
+      learned += added
+      kept.update(added)
+      logging.info("Threshold %d adds %d pieces (%d tokens).", thresh, len(added),
+                   len(learned) - len(reserved))
   tokens, num_filled, num_dropped = fit_to_size(learned, reserved, options.vocab_size)
-  logging.info("Learned %d tokens (%d special); %d [unusedK] appended, %d pieces dropped to fit "
-               "--vocab_size=%d.", len(learned) - len(reserved), len(reserved), num_filled,
-               num_dropped, options.vocab_size)
+  logging.info("Learned %d tokens (beside %d special); %d [unusedK] appended, %d less frequent "
+               "pieces dropped to fit --vocab_size=%d.",
+               len(tokens) - len(reserved) - num_filled, len(reserved), num_filled, num_dropped,
+               options.vocab_size)
+  if num_filled and lowest_thresh == 1:
+    logging.info("The text has no further pieces (down to pieces seen once): %d [unusedK] fill "
+                 "the rest.", num_filled)
+  elif num_filled:
+    logging.info("Within --slack_ratio=%g of the size: %d [unusedK] fill the rest.",
+                 options.slack_ratio, num_filled)
   return tokens
 
 

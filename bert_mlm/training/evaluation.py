@@ -14,9 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 from bert_mlm import errors
+from bert_mlm import progress
 from bert_mlm.model import losses
 from bert_mlm.storage import atomic
 from bert_mlm.training import distribute
+
+# Seconds between progress lines: none for a short evaluation.
+_PROGRESS_SECONDS = 10.0
 
 
 class Evaluator(object):
@@ -44,6 +48,7 @@ class Evaluator(object):
     sums = {}
     batch_losses = []
     start = time.time()
+    batches_done = progress.Progress(num_steps, interval=_PROGRESS_SECONDS)
     for index in range(num_steps):
       if self.stop_requested is not None and bool(self.stop_requested.numpy()):
         raise errors.Preempted("stopped during evaluation; rerun the same command to evaluate.")
@@ -52,6 +57,9 @@ class Evaluator(object):
       sums = {k: sums.get(k, 0.0) + v for k, v in batch.items()}
       if index == 0:
         logging.info("  First eval batch (tracing the eval step) in %.1f s", time.time() - start)
+      batches_done.update(index + 1)
+      if batches_done.due():
+        logging.info("  eval batch %s", batches_done.line())
     logging.info("  %d eval batches in %.1f s", num_steps, time.time() - start)
     result = losses.metrics(sums)
     result["loss"] = float(np.float32(np.mean(batch_losses)))

@@ -29,6 +29,7 @@ from tensorflow.core.framework import summary_pb2
 
 from bert_mlm import optimization
 from bert_mlm.config import BertConfig
+from bert_mlm import progress
 from bert_mlm.errors import DataError
 from bert_mlm.errors import DivergedError
 from bert_mlm.errors import Preempted
@@ -182,6 +183,7 @@ def train(run, options):
                options.num_train_steps)
   if step == 0 and not latest:
     run.checkpoints.save()  # the Estimator writes model.ckpt-0 first too
+  steps_done = progress.Progress(options.num_train_steps, done=step)
   while step < options.num_train_steps:
     next_save = (step // options.save_checkpoints_steps + 1) * options.save_checkpoints_steps
     num_steps = min(options.iterations_per_loop, next_save - step, options.num_train_steps - step)
@@ -206,10 +208,11 @@ def train(run, options):
       writer.close()
       raise Preempted("stopped at step %d (%s); rerun the same command to resume." % (
           step, "saved " + prefix if prefix else "the chief saves the checkpoint"))
-    logging.info("step %d: loss %.4f (masked LM %.4f, next sentence %.4f), lr %.3g, "
-                 "%.1f examples/s", step, records["total_loss"][-1],
+    steps_done.update(step)
+    logging.info("step %s: loss %.4f (masked LM %.4f, next sentence %.4f), lr %.3g, "
+                 "%.1f examples/s, %s", steps_done.counts(), records["total_loss"][-1],
                  records["masked_lm_loss"][-1], records["next_sentence_loss"][-1],
-                 records["learning_rate"][-1], examples_per_second)
+                 records["learning_rate"][-1], examples_per_second, steps_done.eta_text())
     if step % options.save_checkpoints_steps == 0 or step == options.num_train_steps:
       run.checkpoints.save()
   writer.close()

@@ -86,10 +86,10 @@ def _copy_in(local, remote, lines=None):
 
 
 def _main_with_flags(module, argv):
-  """Runs a script's main() on `argv`, as `app.run` would after parsing its flags."""
+  """Runs a command's run() on `argv`, as its main() would after parsing its flags."""
   flags.FLAGS.unparse_flags()
   flags.FLAGS([module.__file__] + argv)
-  module.main([module.__file__])
+  module.run([module.__file__])
 
 
 def main(repo):

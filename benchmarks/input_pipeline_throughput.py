@@ -26,7 +26,8 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_mlm.training import data_faults  # pylint: disable=wrong-import-position
+from bert_mlm.training import input_faults  # pylint: disable=wrong-import-position
+from bert_mlm.training import record_layout  # pylint: disable=wrong-import-position
 from bert_mlm.training import dynamic_masking  # pylint: disable=wrong-import-position
 from bert_mlm.training import input_pipeline  # pylint: disable=wrong-import-position
 from bert_mlm import schema  # pylint: disable=wrong-import-position
@@ -102,7 +103,8 @@ def _skip_corrupt_records_table(path, args):
     rates = {False: 0.0, True: 0.0}
     for _ in range(3):
       for skipping in (False, True):
-        skipped = data_faults.SkippedRecords([path], _SEQ, _PREDICTIONS) if skipping else None
+        skipped = input_faults.SkippingReader(
+            [path], record_layout.RecordLayout(_SEQ, _PREDICTIONS)) if skipping else None
         rates[skipping] = max(rates[skipping], examples_per_second(input_pipeline.make_dataset(
             [path], _SEQ, _PREDICTIONS, args.batch, is_training=is_training,
             skip_corrupt=skipped), args.batch, args.batches))

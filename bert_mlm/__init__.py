@@ -3,13 +3,16 @@
 The map, one idea per module:
 
   Shared (no TensorFlow)
-    errors            UsageError, DataError, WriteError, Preempted: one line each, by the
-                      scripts, and an exit status per kind
+    errors            UsageError, DataError, WriteError, DivergedError, Preempted: one line
+                      each, by the scripts, and an exit status per kind; TensorFlow's error text
+                      cleaned
     schema            the pretraining example: feature names, dtypes, lengths
     config            BertConfig: the original's hyperparameters, bert_config.json
 
   Data side (no TensorFlow for local files)      text -> TFRecords
-    file_io           tf.gfile semantics (glob order, '\\n' lines, atomic outputs)
+    file_io           tf.gfile semantics (glob order, '\\n' lines)
+    atomic            outputs under a temporary name, renamed when complete (files, text,
+                      checkpoints, directories)
     tokenization      the original's tokenization module (FullTokenizer, exact, cached)
     tfrecord          tf.train.Example wire format and TFRecord framing
     pretraining_data  documents -> NSP pairs -> masked LM instances -> TFRecords
@@ -29,12 +32,14 @@ The map, one idea per module:
 
   Training side                                  TFRecords -> checkpoints, eval_results.txt
     input_pipeline    TFRecords -> batches, as the original's input_fn
-    data_faults       input errors mid-run -> file, byte offset, reason; skipping corrupt records
-    optimization      AdamWeightDecay, LAMB, the warmup/decay schedule, clipping
+    record_layout     whether a record is a pretraining example of the run's layout, and why not
+    input_faults      input errors mid-run -> file, byte offset, reason; skipping corrupt records
+    optimization      AdamWeightDecayOptimizer, LAMB, the warmup/decay schedule, clipping
     distribute        the tf.distribute strategy from the flags
     train_step        one optimizer step on every replica
     evaluation        the original's metric_fn and eval_results.txt
-    checkpoints       TF1-format checkpoints by name, CheckpointManager
+    checkpoints       TF1-format checkpoints by name (storage)
+    checkpoint_manager  a run's model.ckpt-<step>, the state file, rotation, resume
     dynamic_masking   masks each batch in the input pipeline (tensorflow-text)
     training          PretrainingOptions and the loop: run_pretraining
     preemption        SIGTERM -> stop after the step in flight, checkpoint, exit 75

@@ -18,6 +18,7 @@ import time
 from absl import logging
 
 from bert_mlm import chinese_words
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm import progress
 from bert_mlm import schema
@@ -509,7 +510,7 @@ def create_pretraining_data(input_file, output_file, vocab_file, options):
 def _create_from_files(input_files, output_files, tokenizer, options, empty_message):
   """Input files, read as one stream -> examples round-robin over the output files; a count."""
   # Open (temporary) outputs first: an unwritable output fails before any work is done.
-  with file_io.AtomicOutputs(output_files) as files:
+  with atomic.AtomicOutputs(output_files) as files:
     reader = tokenizer
     if options.chinese_whole_word_mask:
       reader = chinese_words.WordMarkingTokenizer(tokenizer, options.chinese_whole_word_mask)

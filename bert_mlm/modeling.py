@@ -350,6 +350,15 @@ class BertModel(keras.Model):
     """The word embedding table [vocab_size, H] (the masked LM head's output weights)."""
     return self.embeddings.word_embeddings
 
+  def dropout_layers(self):
+    """Every Dropout of the model, in the order the forward pass runs them (a training step
+    sets their seed generators' state from the global step)."""
+    layers = [self.embeddings.dropout]
+    for layer in self.encoder.layers:
+      layers += [layer.attention.self_attention.dropout, layer.attention.output_block.dropout,
+                 layer.output_block.dropout]
+    return layers
+
   def call(self, input_ids, input_mask=None, token_type_ids=None, training=False,
            output_positions=None):
     """input_ids, input_mask, token_type_ids: int [B, S] (mask 1 = real token).

@@ -1,7 +1,8 @@
-"""The original's optimizer: AdamWeightDecay, linear warmup + linear decay, global-norm clipping.
+"""The original's optimizer: AdamWeightDecayOptimizer, linear warmup + linear decay, clipping.
 
 One training step, as the original's `create_optimizer` builds it:
-  grads = tf.clip_by_global_norm(grads, 1.0)    # here clip_scale(grads), applied in the update
+  grads = tf.clip_by_global_norm(grads, 1.0)    # here clip_scale(grads, CLIP_NORM), applied in
+                                                # the update
   lr = learning_rate(step)                      # step i (0-based) uses lr(i)
   m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2   # no bias correction
   update = m / (sqrt(v) + 1e-6) + 0.01 * param  # decay skipped for LayerNorm / layer_norm / bias
@@ -20,9 +21,9 @@ import re
 
 import tensorflow as tf
 
-from bert_mlm.errors import UsageError
-
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+# The global norm the original clips gradients to.
+CLIP_NORM = 1.0
 
 
 def learning_rate(step, init_lr, num_train_steps, num_warmup_steps):
@@ -43,7 +44,7 @@ def learning_rate(step, init_lr, num_train_steps, num_warmup_steps):
   return lr
 
 
-def clip_scale(grads, clip_norm=1.0):
+def clip_scale(grads, clip_norm):
   """The factor tf.clip_by_global_norm multiplies every gradient by: clip_norm / global norm when
   the norm exceeds clip_norm, else 1 (NaN when the norm is not finite, as there). The update
   applies it while it reads the gradient anyway, saving a pass over every gradient."""
@@ -66,8 +67,10 @@ def _adam_weight_decay_update(param, m, v, grad, grad_scale, learning_rate_value
   return param - learning_rate_value * update, next_m, next_v
 
 
-class AdamWeightDecay(object):
-  """Adam with decoupled L2 weight decay and no bias correction, over named variables.
+class AdamWeightDecayOptimizer(object):
+  """The original's AdamWeightDecayOptimizer: Adam with decoupled L2 weight decay and no bias
+  correction, over named variables. (Its update rule and slot names; the learning rate is an
+  argument of each update, not of the constructor.)
 
   Attributes:
     slots: {variable name: (adam_m, adam_v)} float32 variables, zeros at creation.
@@ -115,12 +118,12 @@ class AdamWeightDecay(object):
     return param.assign(next_param)
 
 
-class Lamb(AdamWeightDecay):
+class Lamb(AdamWeightDecayOptimizer):
   """LAMB (You et al., 2019), the large-batch optimizer: Adam moments with bias correction, then
   each variable's step scaled by the trust ratio ||param|| / ||update||.
 
   Weight decay and the trust ratio both skip LayerNorm / layer_norm / bias variables (the
-  exclusions of the original's AdamWeightDecay). Slots keep the `adam_m` / `adam_v` names, so
+  exclusions of the original's AdamWeightDecayOptimizer). Slots keep the `adam_m` / `adam_v` names, so
   checkpoint tools treat them alike.
   """
 
@@ -154,26 +157,27 @@ class Lamb(AdamWeightDecay):
     return param.assign(param - ratio * learning_rate_value * update)
 
 
-OPTIMIZERS = ("adamw", "lamb")
+# --optimizer's values.
+OPTIMIZERS = {
+    "adamw": lambda variables, step: AdamWeightDecayOptimizer(variables),
+    "lamb": Lamb,
+}
 
 
-def create_optimizer(name, variables, step):
-  """"adamw" (the original's AdamWeightDecay) or "lamb", over {TF1 name: variable}.
+def make_optimizer(name, variables, step):
+  """The optimizer `name` (a key of OPTIMIZERS, checked with the options) over {TF1 name:
+  variable}; `step` is the global step variable (LAMB's bias correction reads it).
 
-  The original's `create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu)`
-  built the whole update as one graph op. Here its parts have their own places, and its
-  arguments map onto them:
+  Not the original's `create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
+  use_tpu)`, which built the whole update as one graph op. Here its parts have their own places:
     loss              the training step differentiates it (`train_step.TrainStep`), then clips
-                      with `clip_scale` and calls this optimizer's `apply_one` per variable;
+                      with `clip_scale(grads, CLIP_NORM)` and calls this optimizer's `apply_one`
+                      per variable;
     init_lr, num_train_steps, num_warmup_steps
-                      `learning_rate(step, init_lr, num_train_steps, num_warmup_steps)`, read
-                      by the step each iteration (`PretrainingOptions.learning_rate` etc.);
+                      `learning_rate(step, init_lr, num_train_steps, num_warmup_steps)`, which
+                      the step reads each iteration;
     use_tpu           the tf.distribute strategy (`distribute.get_strategy`): no
                       CrossShardOptimizer, gradients are all-reduced by the strategy;
     global_step       `step` here, incremented by the training step after the update.
   """
-  if name == "adamw":
-    return AdamWeightDecay(variables)
-  if name == "lamb":
-    return Lamb(variables, step)
-  raise UsageError("--optimizer=%s is not one of %s." % (name, ", ".join(OPTIMIZERS)))
+  return OPTIMIZERS[name](variables, step)

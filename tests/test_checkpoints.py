@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from bert_mlm.errors import UsageError
 from bert_mlm.storage import checkpoints
+from bert_mlm.training import checkpoint_manager
 from bert_mlm.config import BertConfig
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from tests import helpers
@@ -135,7 +136,7 @@ def test_checkpoints_on_a_filesystem_with_a_scheme():
   prefix = _save(BertPretrainingModel(_SMALL), directory + "/model.ckpt-7", global_step=7)
   assert tf.io.gfile.isdir(prefix)  # the quirk
   assert checkpoints.CheckpointReader(prefix).path == prefix
-  checkpoints.write_checkpoint_state(directory, [prefix])
+  checkpoint_manager.write_checkpoint_state(directory, [prefix])
   with tf.io.gfile.GFile(directory + "/checkpoint") as f:
     assert f.read().splitlines()[0] == 'model_checkpoint_path: "model.ckpt-7"'  # relative
   assert checkpoints.CheckpointReader(directory).path == prefix

@@ -392,6 +392,7 @@ def test_dynamic_masking_masks_the_records_words(tmp_path):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bert_mlm.training import dynamic_masking  # pylint: disable=g-import-not-at-top
   from bert_mlm.training import input_pipeline  # pylint: disable=g-import-not-at-top
+  from bert_mlm.training import record_layout  # pylint: disable=g-import-not-at-top
   records = str(tmp_path / "unmasked")
   _ours(_ZH_CORPUS, records, _ZH_VOCAB, chinese_whole_word_mask="jieba", dynamic_masking=True,
         dupe_factor=1, **_SMALL)
@@ -403,7 +404,8 @@ def test_dynamic_masking_masks_the_records_words(tmp_path):
   assert continues.sum() > 1000 and not continues[mask == 0].any()
   vocab = tokenization.load_vocab(_ZH_VOCAB)
   masking = dynamic_masking.DynamicMasking(vocab, 0.15, do_whole_word_mask=True)
-  input_pipeline.check_records([records], 64, 10, masking=masking)
+  record_layout.check_records([records], record_layout.RecordLayout(64, 10, masked=False),
+                              masking)
   batch = len(examples) // 4
   dataset = input_pipeline.make_dataset([records], 64, 10, batch, is_training=True,
                                         shuffle=False, seed=2, masking=masking)
@@ -436,7 +438,8 @@ def test_dynamic_masking_masks_the_records_words(tmp_path):
   old = str(tmp_path / "old")
   _ours(_ZH_CORPUS, old, _ZH_VOCAB, dynamic_masking=True, dupe_factor=1, **_SMALL)
   assert schema.CONTINUES_WORD not in _examples(old)[0]
-  input_pipeline.check_records([old, records], 64, 10, masking=masking)
+  record_layout.check_records([old, records], record_layout.RecordLayout(64, 10, masked=False),
+                              masking)
   for files in ([old], [old, records]):
     dataset = input_pipeline.make_dataset(files, 64, 10, 32, is_training=True, seed=2,
                                           masking=masking)

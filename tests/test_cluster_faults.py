@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from bert_mlm.storage import checkpoints
+from bert_mlm.training import checkpoint_manager
 from bert_mlm.storage import tfrecord
 from tests import helpers
 from tests.helpers import REPO
@@ -324,7 +325,7 @@ def test_chief_cannot_write_stops_every_worker(data, whole, tmp_path):
   start = 2 * _SAVE_EVERY
   for suffix in (".index", ".data-00000-of-00001"):
     shutil.copy(os.path.join(data["whole"], "model.ckpt-%d%s" % (start, suffix)), str(out))
-  checkpoints.write_checkpoint_state(str(out), [str(out / ("model.ckpt-%d" % start))])
+  checkpoint_manager.write_checkpoint_state(str(out), [str(out / ("model.ckpt-%d" % start))])
   before = {n: open(str(out / n), "rb").read() for n in os.listdir(str(out))}
   limit = os.path.getsize(str(out / ("model.ckpt-%d.data-00000-of-00001" % start))) // 2
   with _Workers(tmp_path, [_flags(data, out)] * 2, file_size_limits={0: limit}) as workers:

@@ -20,6 +20,7 @@ from bert_mlm import schema
 from bert_mlm.storage import tfrecord
 from bert_mlm import tokenization
 from bert_mlm.training import loop
+from bert_mlm.training import record_layout
 from bert_mlm import unmasked_examples
 from bert_mlm.errors import UsageError
 from reference import original
@@ -259,7 +260,7 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
         0] * (64 - n)
   # The pipeline reads them into the seven features, shaped as from masked records.
   masking = dynamic_masking.DynamicMasking(vocab, 0.15, False)
-  input_pipeline.check_records([output], 64, 10, masking=masking)
+  record_layout.check_records([output], record_layout.RecordLayout(64, 10, masked=False))
   dataset = input_pipeline.make_dataset([output], 64, 10, 8, is_training=True, seed=1,
                                         masking=masking)
   masked_file = str(tmp_path / "masked.tfrecord")
@@ -270,9 +271,9 @@ def test_unmasked_records_from_create_pretraining_data(tmp_path, sample_corpus, 
   assert dataset.element_spec == static.element_spec
   # A layout that doesn't match the flag is an error naming the file and the way out.
   with pytest.raises(UsageError, match="already masked"):
-    input_pipeline.check_records([masked_file], 64, 10, masking=masking)
+    record_layout.check_records([masked_file], record_layout.RecordLayout(64, 10, masked=False))
   with pytest.raises(UsageError, match="pass --dynamic_masking=True"):
-    input_pipeline.check_records([output], 64, 10)
+    record_layout.check_records([output], record_layout.RecordLayout(64, 10))
 
 
 @pytest.mark.slow

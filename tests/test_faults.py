@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import pytest
 import tensorflow as tf
 
 from bert_mlm.storage import checkpoints
+from bert_mlm.training import checkpoint_manager
 from bert_mlm import errors
 from bert_mlm.training import evaluation
 from bert_mlm.storage import file_io
@@ -100,6 +102,17 @@ def _script(script, flags, file_size_limit=None):
               % (file_size_limit, file_size_limit, file_size_limit))
   return subprocess.run([sys.executable, "-c", launcher, os.path.join(helpers.REPO, script)] +
                         flags, capture_output=True, text=True, timeout=900)
+
+
+@contextlib.contextmanager
+def _file_size_limit(limit):
+  """RLIMIT_FSIZE in this process (CPython ignores SIGXFSZ: writes past it fail with EFBIG)."""
+  soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+  resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+  try:
+    yield
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def _error_line(stderr):
@@ -435,15 +448,17 @@ def test_skip_corrupt_records_still_stops_on_a_vanished_file(data, tmp_path, cap
 def test_eval_results_write_failure_keeps_the_previous_file(tmp_path, capsys):
   previous = tmp_path / "eval_results.txt"
   previous.write_text("loss = 1.0\n")
-  # Something in the way of the temporary file (as root, file modes would not stop the write).
-  (tmp_path / ("eval_results.txt.tmp-%d" % os.getpid())).mkdir()
-  status, err = _stop(lambda: evaluation.write_eval_results(str(tmp_path), {"loss": 0.5}),
-                      capsys)
+  # A full disk: files of at most 4 bytes while it writes (as root, file modes would not stop
+  # the write).
+  with _file_size_limit(4):
+    status, err = _stop(lambda: evaluation.write_eval_results(str(tmp_path), {"loss": 0.5}),
+                        capsys)
   assert status == 74
   assert err.startswith("run_pretraining.py: error: Cannot write %s: " % previous)
   assert err.endswith(" (the results are in the log above; an existing eval_results.txt is "
                       "unchanged).\n")
   assert previous.read_text() == "loss = 1.0\n"
+  _assert_no_partial_files(str(tmp_path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +473,7 @@ def test_full_disk_at_checkpoint_keeps_the_previous_one_and_resumes(data, tmp_pa
   out.mkdir()
   for suffix in (".index", ".data-00000-of-00001"):
     shutil.copy(os.path.join(data.whole, "model.ckpt-10" + suffix), str(out))
-  checkpoints.write_checkpoint_state(str(out), [str(out / "model.ckpt-10")])
+  checkpoint_manager.write_checkpoint_state(str(out), [str(out / "model.ckpt-10")])
   before = _digests(str(out))
   # Files of at most half a checkpoint's data: the resumed run trains to step 20 and its save
   # there fails (EFBIG, as ENOSPC on a full disk). Its log and summaries are far smaller.

@@ -5,6 +5,7 @@ import os
 import pytest
 import tensorflow as tf
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 
 
@@ -59,13 +60,13 @@ def test_atomic_outputs_commit_and_discard(tmp_path):
   with open(b, "wb") as f:
     f.write(b"old")
   with pytest.raises(RuntimeError):
-    with file_io.AtomicOutputs([a, b]) as (fa, fb):
+    with atomic.AtomicOutputs([a, b]) as (fa, fb):
       fa.write(b"new a")
       fb.write(b"new b")
       raise RuntimeError("interrupted")
   assert not os.path.exists(a) and open(b, "rb").read() == b"old"
   assert sorted(os.listdir(str(tmp_path))) == ["b"]
-  with file_io.AtomicOutputs([a, b]) as (fa, fb):
+  with atomic.AtomicOutputs([a, b]) as (fa, fb):
     fa.write(b"new a")
     fb.write(b"new b")
     assert not os.path.exists(a)  # nothing under the final name until complete

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from bert_mlm.storage import checkpoints
 from bert_mlm.config import BertConfig
+from bert_mlm.model import losses
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from reference import original_model
 from tests import helpers
@@ -27,10 +28,15 @@ def assert_close(ours, theirs, rtol=1e-5):
     assert error <= rtol, "%s differs: max error %.3g of max |value| %.3g" % (name, error, scale)
 
 
+def with_losses(outputs, features):
+  """The model's outputs and the batch's losses (the original's model_fn computes both)."""
+  return dict(outputs, **losses.pretraining_losses(outputs, features))
+
+
 def our_outputs(config_dict, checkpoint, features):
   model = BertPretrainingModel(BertConfig.from_dict(config_dict))
   checkpoints.load_checkpoint(model.variables_by_name(), checkpoint)
-  return {k: v.numpy() for k, v in model(features, training=False).items()}
+  return {k: v.numpy() for k, v in with_losses(model(features, training=False), features).items()}
 
 
 @pytest.mark.parametrize("hidden_act", ["gelu", "relu", "tanh", "linear"])
@@ -46,7 +52,7 @@ def test_our_checkpoint_into_original(tmp_path):
   config = _TINY
   features = helpers.make_features(config, seed=3)
   model = BertPretrainingModel(BertConfig.from_dict(config))
-  ours = {k: v.numpy() for k, v in model(features).items()}
+  ours = {k: v.numpy() for k, v in with_losses(model(features), features).items()}
   prefix = checkpoints.save_checkpoint(
       str(tmp_path / "model.ckpt-7"),
       checkpoints.model_tensors(model.variables_by_name(), global_step=7))
@@ -100,9 +106,9 @@ def test_dropout_only_in_training():
   config = BertConfig.from_dict(_TINY)
   model = BertPretrainingModel(config)
   features = helpers.make_features(_TINY)
-  eval_a = model(features, training=False)["total_loss"].numpy()
-  eval_b = model(features, training=False)["total_loss"].numpy()
-  train = model(features, training=True)["total_loss"].numpy()
+  eval_a = with_losses(model(features, training=False), features)["total_loss"].numpy()
+  eval_b = with_losses(model(features, training=False), features)["total_loss"].numpy()
+  train = with_losses(model(features, training=True), features)["total_loss"].numpy()
   assert eval_a == eval_b and train != eval_a
 
 
@@ -115,7 +121,8 @@ def test_masked_positions_only_gives_the_same_losses_and_gradients():
   results = []
   for masked_positions_only in (False, True):
     with tf.GradientTape() as tape:
-      outputs = model(features, training=True, masked_positions_only=masked_positions_only)
+      outputs = with_losses(
+          model(features, training=True, masked_positions_only=masked_positions_only), features)
     grads = tape.gradient(outputs["total_loss"], model.trainable_variables)
     results.append((outputs, [tf.convert_to_tensor(g).numpy() for g in grads]))
   (full, full_grads), (partial, partial_grads) = results

@@ -7,6 +7,7 @@ import tensorflow as tf
 from bert_mlm.storage import checkpoints
 from bert_mlm import optimization
 from bert_mlm.config import BertConfig
+from bert_mlm.model import losses
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from reference import original_model
 from tests import helpers
@@ -18,16 +19,17 @@ def _train_ours(prefix, batches, init_lr, num_train_steps, num_warmup_steps):
   model = BertPretrainingModel(BertConfig.from_dict(_CONFIG))
   variables = model.variables_by_name()
   checkpoints.load_checkpoint(variables, prefix)
-  optimizer = optimization.AdamWeightDecay(variables)
+  optimizer = optimization.AdamWeightDecayOptimizer(variables)
   names = list(variables)
   steps = []
   for step, batch in enumerate(batches):
     with tf.GradientTape() as tape:
-      outputs = model(batch, training=True)
+      outputs = losses.pretraining_losses(model(batch, training=True), batch)
     grads = tape.gradient(outputs["total_loss"], [variables[n] for n in names])
     lr = optimization.learning_rate(step, init_lr, num_train_steps, num_warmup_steps)
-    # As training.py clips: the factor applied inside the update.
-    optimizer.apply_gradients(dict(zip(names, grads)), lr, optimization.clip_scale(grads, 1.0))
+    # As the training step clips: the factor applied inside the update.
+    optimizer.apply_gradients(dict(zip(names, grads)), lr,
+                              optimization.clip_scale(grads, optimization.CLIP_NORM))
     steps.append({"learning_rate": lr.numpy(), "total_loss": outputs["total_loss"].numpy(),
                   "masked_lm_loss": outputs["masked_lm_loss"].numpy(),
                   "next_sentence_loss": outputs["next_sentence_loss"].numpy()})
@@ -63,7 +65,7 @@ def test_learning_rate_schedule():
 
 
 def test_weight_decay_exclusions():
-  optimizer = optimization.AdamWeightDecay({})
+  optimizer = optimization.AdamWeightDecayOptimizer({})
   assert optimizer.uses_weight_decay("bert/encoder/layer_0/attention/self/query/kernel")
   assert optimizer.uses_weight_decay("cls/seq_relationship/output_weights")
   for name in ("bert/embeddings/LayerNorm/gamma", "bert/pooler/dense/bias",

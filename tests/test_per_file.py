@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm.data import per_file
 from bert_mlm.data.per_file import jobs as file_jobs
@@ -282,7 +283,7 @@ class _DyingConnection(object):
   def recv(self):
     job = self._connection.recv()
     if job is not None and job.input_path.endswith("part-1.txt"):
-      with open(file_io.temporary_path(job.output_path), "wb") as f:
+      with open(atomic.temporary_path(job.output_path), "wb") as f:
         f.write(b"partial")
       os.kill(os.getpid(), signal.SIGKILL)
     return job

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bert_mlm.storage import checkpoints
+from bert_mlm.training import checkpoint_manager
 from tests import helpers
 
 _RECIPES = os.path.join(helpers.REPO, "recipes")
@@ -42,7 +43,7 @@ def _checkpoint_dir(directory):
   os.makedirs(directory, exist_ok=True)
   prefix = os.path.join(directory, "model.ckpt-1")
   checkpoints.save_checkpoint(prefix, {"global_step": np.int64(1)})
-  checkpoints.write_checkpoint_state(directory, [prefix])
+  checkpoint_manager.write_checkpoint_state(directory, [prefix])
 
 
 def _local_work_dir(work):

@@ -11,9 +11,12 @@ import pytest
 import tensorflow as tf
 
 from bert_mlm.storage import checkpoints
+from bert_mlm.training import checkpoint_manager
 from bert_mlm.training import input_pipeline
 from bert_mlm.training import loop
 from bert_mlm.config import BertConfig
+from bert_mlm.model import losses
+from bert_mlm.errors import DivergedError
 from bert_mlm.errors import UsageError
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from reference import original_model
@@ -56,7 +59,7 @@ def test_training_matches_original_step_for_step(tmp_path):
   model = BertPretrainingModel(BertConfig.from_dict(_CONFIG))
   checkpoints.load_checkpoint(model.variables_by_name(), init)
   with tf.GradientTape() as tape:
-    loss = model(batches[0], training=True)["total_loss"]
+    loss = losses.pretraining_losses(model(batches[0], training=True), batches[0])["total_loss"]
   assert tf.linalg.global_norm(tape.gradient(loss, model.trainable_variables)) > 1.0
   assert len(np.unique(batches[0]["input_ids"])) < np.size(batches[0]["input_ids"])
   assert history.shape == (6, 4)
@@ -114,11 +117,13 @@ def test_eval_after_training_uses_the_weights_in_memory(tmp_path):
   options = _options(tmp_path, records, do_eval=True, max_eval_steps=2,
                      output_dir=str(tmp_path / "again"))
   run = loop.Pretraining(options, _one_device())
-  checkpoints.CheckpointManager(out, run.variables, run.optimizer.slots, run.global_step).restore(
+  checkpoint_manager.CheckpointManager(out, run.variables, run.optimizer.slots,
+                                       run.global_step).restore(
       os.path.join(out, "model.ckpt-6"))
   # What a non-chief worker would find mid-save: the state file still naming model.ckpt-3.
   os.makedirs(options.output_dir)
-  checkpoints.write_checkpoint_state(options.output_dir, [os.path.join(out, "model.ckpt-3")])
+  checkpoint_manager.write_checkpoint_state(options.output_dir,
+                                            [os.path.join(out, "model.ckpt-3")])
   in_memory = loop.evaluate(run, options, trained=True)
   assert in_memory.keys() == trained.keys() and in_memory["global_step"] == 6
   for name, value in trained.items():
@@ -235,8 +240,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   records = helpers.write_records(str(tmp_path / "train.tfrecord"), _batches(2))
   options = _options(tmp_path, records, learning_rate=1e38, num_warmup_steps=0,
                      iterations_per_loop=1, save_checkpoints_steps=100, num_train_steps=50)
-  with pytest.raises(UsageError, match=r"The loss became (nan|inf) at step \d+; training "
-                                               r"stopped. The last good checkpoint is .*model.ckpt-0"):
+  with pytest.raises(DivergedError, match=r"The loss became (nan|inf) at step \d+; training "
+                                          r"stopped. The last good checkpoint is .*model.ckpt-0"):
     loop.run_pretraining(options, _one_device())
   reader = tf.train.load_checkpoint(str(tmp_path / "out" / "model.ckpt-0"))
   assert np.all(np.isfinite(reader.get_tensor("bert/embeddings/word_embeddings")))

@@ -28,6 +28,7 @@ import time
 
 from absl import logging
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm.errors import UsageError
 
@@ -96,7 +97,7 @@ def shard_text(input_file, output_dir, num_shards=None, shard_megabytes=None, ov
           if writer is not None:
             writer.close()
             _log_shard(len(temporaries), num_shards, written, total_bytes, start)
-          temporaries.append(file_io.temporary_path(
+          temporaries.append(atomic.temporary_path(
               file_io.join(output_dir, "%s-%05d%s" % (stem, len(temporaries), ext))))
           writer = file_io.open_file(temporaries[-1], "wb")
           shard_has_text = cut_here = False

@@ -38,6 +38,7 @@ import time
 
 from absl import logging
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 from bert_mlm import tokenization
 from bert_mlm.errors import UsageError
@@ -264,7 +265,7 @@ def create_vocab(input_file, output_file, options):
   """
   options.validate()
   input_files = file_io.expand_patterns(input_file)
-  with file_io.AtomicOutputs([output_file]) as (output,):
+  with atomic.AtomicOutputs([output_file]) as (output,):
     start = time.time()
     counts, num_lines = count_words(input_files, options.do_lower_case)
     logging.info("%d lines, %d words, %d distinct basic tokens (%.1f s).", num_lines,

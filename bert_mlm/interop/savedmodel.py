@@ -29,7 +29,7 @@ before the log-softmax. The tokenizer is `text_preprocessing.TextTokenizer`: Ful
 (see there for what still differs), and packing is the original's [CLS] A [SEP] B [SEP].
 
 Each SavedModel is written under a temporary name and renamed into place when complete (on a
-remote file system, where directories can't be renamed, its files are copied with
+remote file system, where directories can't be renamed, its files are renamed one by one with
 saved_model.pb last, so a reader never loads a partial model).
 """
 
@@ -38,6 +38,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from bert_mlm.storage import atomic
 from bert_mlm.storage import checkpoints
 from bert_mlm.interop import text_preprocessing
 from bert_mlm import tokenization
@@ -186,24 +187,10 @@ class PreprocessingModule(tf.Module):
 
 def _save(module, path):
   """tf.saved_model.save under a temporary name, then into place (see the module docstring)."""
-  temporary = "%s.incomplete-%d" % (path, os.getpid())
-  if tf.io.gfile.exists(temporary):
-    tf.io.gfile.rmtree(temporary)
-  tf.saved_model.save(module, temporary, signatures=module.signatures_to_save())
-  if tf.io.gfile.exists(path):
-    tf.io.gfile.rmtree(path)
-  if "://" not in path:
-    os.rename(temporary, path)
-    return
-  files = []
-  for directory, _, names in tf.io.gfile.walk(temporary):
-    files += [os.path.join(directory, n) for n in names]
-  files.sort(key=lambda f: os.path.basename(f) == "saved_model.pb")  # the model file last
-  for source in files:
-    target = path + source[len(temporary):]
-    tf.io.gfile.makedirs(os.path.dirname(target))
-    tf.io.gfile.copy(source, target, overwrite=True)
-  tf.io.gfile.rmtree(temporary)
+  with atomic.directory(path, last="saved_model.pb") as temporary:
+    tf.saved_model.save(module, temporary, signatures=module.signatures_to_save())
+    if tf.io.gfile.exists(path):
+      tf.io.gfile.rmtree(path)
 
 
 def load_model(bert_config_file, input_checkpoint):

@@ -11,6 +11,9 @@ is its TF1 name) and pass them in as keyword arguments, and the functions are th
                                                       bert/embeddings/word_embeddings
   cls/seq_relationship/{output_weights [2, H], output_bias [2]}
 
+The layers run the heads without the batch's loss (`*_example_losses`): a training step's loss
+is `losses.pretraining_losses` over the global batch, computed once, by the step.
+
 Shapes: B batch, S sequence length, P max_predictions_per_seq, H hidden, V vocab size.
 """
 
@@ -39,24 +42,21 @@ def gather_indexes(sequence_tensor, positions):
   return tf.gather(flat_sequence, flat_positions)
 
 
-def get_masked_lm_output(bert_config, input_tensor, output_weights, positions, label_ids,
-                         label_weights, *, transform, output_bias):
-  """The masked LM loss: gather the masked positions, transform, tied output layer, softmax.
+def masked_lm_example_losses(input_tensor, output_weights, positions, label_ids, *, transform,
+                             output_bias):
+  """The masked LM head on each prediction: gather the masked positions, transform, tied output
+  layer, softmax.
 
   Args:
-    bert_config: the BertConfig (the original builds the variables from it; here `transform`
-      and `output_bias` were built from it).
     input_tensor: the sequence output [B, S, H].
     output_weights: the word embedding table [V, H].
-    positions, label_ids: int [B, P]; label_weights: float [B, P] (1.0 real, 0.0 padding).
+    positions, label_ids: int [B, P].
     transform: dense (H -> H, the config's hidden activation), then LayerNorm (`cls/predictions/
       transform`).
     output_bias: [V].
   Returns:
-    (loss: scalar, per_example_loss: [B * P], log_probs: [B * P, V]); the loss is
-    `losses.masked_lm_loss`, the label-weighted mean with the original's 1e-5.
+    (per_example_loss: [B * P], the label's negative log-prob; log_probs: [B * P, V]).
   """
-  del bert_config  # its shapes are in the variables passed in
   input_tensor = transform(gather_indexes(input_tensor, positions))
   logits = tf.matmul(input_tensor, tf.cast(output_weights, input_tensor.dtype), transpose_b=True)
   logits = tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype))
@@ -66,33 +66,62 @@ def get_masked_lm_output(bert_config, input_tensor, output_weights, positions, l
   # number, every other term of that sum being an exact zero.
   per_example_loss = kernels.softmax_cross_entropy(logits, label_ids)
   log_probs = tf.nn.log_softmax(logits, axis=-1)  # only evaluation reads it; training prunes it
-  loss = losses.masked_lm_loss(per_example_loss, label_weights)
-  return loss, per_example_loss, log_probs
+  return per_example_loss, log_probs
 
 
-def get_next_sentence_output(bert_config, input_tensor, labels, *, output_weights, output_bias):
-  """The next sentence loss: a 2-way softmax on the pooled output (label 1 = random next).
+def get_masked_lm_output(bert_config, input_tensor, output_weights, positions, label_ids,
+                         label_weights, *, transform, output_bias):
+  """The original's function: the masked LM head and its loss on this batch.
 
   Args:
-    bert_config: the BertConfig (the variables passed in were built from it).
+    bert_config: the BertConfig (the original builds the variables from it; here `transform`
+      and `output_bias` were built from it).
+    label_weights: float [B, P] (1.0 real prediction, 0.0 padding).
+    The others: see masked_lm_example_losses.
+  Returns:
+    (loss: scalar, per_example_loss: [B * P], log_probs: [B * P, V]); the loss is
+    `losses.masked_lm_loss`, the label-weighted mean with the original's 1e-5.
+  """
+  del bert_config  # its shapes are in the variables passed in
+  per_example_loss, log_probs = masked_lm_example_losses(
+      input_tensor, output_weights, positions, label_ids, transform=transform,
+      output_bias=output_bias)
+  return losses.masked_lm_loss(per_example_loss, label_weights), per_example_loss, log_probs
+
+
+def next_sentence_example_losses(input_tensor, labels, *, output_weights, output_bias):
+  """The next sentence head on each example: a 2-way softmax on the pooled output (label 1 =
+  random next).
+
+  Args:
     input_tensor: the pooled output [B, H].
     labels: int [B, 1] or [B].
     output_weights: [2, H]; output_bias: [2].
   Returns:
-    (loss: scalar mean, per_example_loss: [B], log_probs: [B, 2]).
+    (per_example_loss: [B], log_probs: [B, 2]).
   """
-  del bert_config
   logits = tf.matmul(input_tensor, tf.cast(output_weights, input_tensor.dtype), transpose_b=True)
   logits = tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype))
   logits = tf.cast(logits, tf.float32)
   labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-  per_example_loss = kernels.softmax_cross_entropy(logits, labels)
-  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  return kernels.softmax_cross_entropy(logits, labels), tf.nn.log_softmax(logits, axis=-1)
+
+
+def get_next_sentence_output(bert_config, input_tensor, labels, *, output_weights, output_bias):
+  """The original's function: the next sentence head and its loss on this batch.
+
+  Returns:
+    (loss: scalar mean, per_example_loss: [B], log_probs: [B, 2]); see
+    next_sentence_example_losses for the arguments.
+  """
+  del bert_config  # its shapes are in the variables passed in
+  per_example_loss, log_probs = next_sentence_example_losses(
+      input_tensor, labels, output_weights=output_weights, output_bias=output_bias)
   return losses.next_sentence_loss(per_example_loss), per_example_loss, log_probs
 
 
 class MaskedLmHead(keras.layers.Layer):
-  """`cls/predictions`: the variables of get_masked_lm_output, which its call runs."""
+  """`cls/predictions`: the variables of get_masked_lm_output; its call runs the head."""
 
   def __init__(self, config, name="predictions", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -106,11 +135,10 @@ class MaskedLmHead(keras.layers.Layer):
                                        initializer="zeros")
     self.built = True
 
-  def call(self, sequence_output, output_weights, positions, label_ids, label_weights):
-    """See get_masked_lm_output."""
-    return get_masked_lm_output(self.config, sequence_output, output_weights, positions,
-                                label_ids, label_weights, transform=self.transform,
-                                output_bias=self.output_bias)
+  def call(self, sequence_output, output_weights, positions, label_ids):
+    """(per_example_loss, log_probs): see masked_lm_example_losses."""
+    return masked_lm_example_losses(sequence_output, output_weights, positions, label_ids,
+                                    transform=self.transform, output_bias=self.output_bias)
 
 
 class _Transform(keras.layers.Layer):
@@ -133,7 +161,8 @@ class _Transform(keras.layers.Layer):
 
 
 class NextSentenceHead(keras.layers.Layer):
-  """`cls/seq_relationship`: the variables of get_next_sentence_output, which its call runs."""
+  """`cls/seq_relationship`: the variables of get_next_sentence_output; its call runs the
+  head."""
 
   def __init__(self, config, name="seq_relationship", **kwargs):
     super().__init__(name=name, **kwargs)
@@ -149,10 +178,10 @@ class NextSentenceHead(keras.layers.Layer):
     self.built = True
 
   def call(self, pooled_output, labels):
-    """See get_next_sentence_output."""
-    return get_next_sentence_output(self.config, pooled_output, labels,
-                                    output_weights=self.output_weights,
-                                    output_bias=self.output_bias)
+    """(per_example_loss, log_probs): see next_sentence_example_losses."""
+    return next_sentence_example_losses(pooled_output, labels,
+                                        output_weights=self.output_weights,
+                                        output_bias=self.output_bias)
 
 
 class PretrainingHeads(keras.layers.Layer):

@@ -1,5 +1,13 @@
 """The pretraining losses and evaluation metrics, defined once for the heads, training and eval.
 
+The model gives each prediction's loss (the label's negative log-prob); this module reduces
+them. Its users:
+  heads.get_masked_lm_output / get_next_sentence_output   the original's per-batch losses
+  train_step   pretraining_losses with the global batch's denominators: total_loss is the
+               quantity optimized, computed once per (micro-)batch
+  evaluation   metric_sums per batch, added across replicas, then the original's metric_fn
+               values (metrics) and each batch's total_loss (total_loss)
+
   masked LM      the label's negative log-prob at each prediction, averaged with the label
                  weights: sum(w * loss) / (sum(w) + 1e-5). The 1e-5 is the original's: a batch
                  with no predictions gives 0, not NaN.
@@ -29,10 +37,13 @@ def masked_lm_loss(per_example_loss, label_weights, weight_sum=None):
     weight_sum: the weights' sum over the global batch; None: over these weights.
   """
   label_weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
-  numerator = tf.reduce_sum(label_weights * per_example_loss)
   if weight_sum is None:
     weight_sum = tf.reduce_sum(label_weights)
-  return numerator / (weight_sum + MASKED_LM_EPSILON)
+  return _weighted_mean(tf.reduce_sum(label_weights * per_example_loss), weight_sum)
+
+
+def _weighted_mean(loss_sum, weight_sum):
+  return loss_sum / (weight_sum + MASKED_LM_EPSILON)
 
 
 def next_sentence_loss(per_example_loss, batch_size=None):
@@ -87,6 +98,13 @@ def metric_sums(outputs, features):
       "next_sentence_loss_sum": tf.reduce_sum(outputs["next_sentence_example_loss"]),
       "next_sentence_count": tf.cast(tf.shape(ns_labels)[0], tf.float32),
   }
+
+
+def total_loss(sums):
+  """A batch's total_loss (the original's, with its 1e-5) from the batch's `metric_sums`, added
+  across replicas."""
+  return (_weighted_mean(sums["masked_lm_loss_sum"], sums["masked_lm_weight"]) +
+          sums["next_sentence_loss_sum"] / sums["next_sentence_count"])
 
 
 def metrics(sums):

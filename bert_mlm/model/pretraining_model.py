@@ -1,5 +1,8 @@
 """BERT with the pretraining heads: the original's `model_fn` up to the loss, as one Keras model.
 
+The model gives each prediction's loss and log-probs; the batch's loss is `losses`' (the step's
+over the global batch, evaluation's per batch).
+
 Variables carry the original's TF1 names (`bert/...` from modeling, `cls/...` from heads), so
 `variables_by_name()` is what checkpoints read and write.
 
@@ -32,9 +35,10 @@ class BertPretrainingModel(keras.Model):
   def call(self, features, training=False, masked_positions_only=False):
     """features: a pretraining batch (`schema`): [B, S] / [B, P] / [B, 1].
 
-    Returns a dict: total_loss, masked_lm_loss, masked_lm_example_loss [B * P],
-    masked_lm_log_probs [B * P, V], next_sentence_loss, next_sentence_example_loss [B],
-    next_sentence_log_probs [B, 2], sequence_output [B, S, H], pooled_output [B, H].
+    Returns a dict: masked_lm_example_loss [B * P], masked_lm_log_probs [B * P, V],
+    next_sentence_example_loss [B], next_sentence_log_probs [B, 2], sequence_output [B, S, H],
+    pooled_output [B, H]. The batch's losses are `losses.pretraining_losses(outputs, features)`
+    (the original's model_fn: total_loss = masked_lm_loss + next_sentence_loss).
 
     masked_positions_only: run the last encoder layer only where the heads read it (the masked
     positions and [CLS]; see BertModel's output_positions): the same losses and log-probs for
@@ -47,18 +51,14 @@ class BertPretrainingModel(keras.Model):
     if masked_positions_only:
       # sequence_output already holds the masked rows, in order.
       positions = tf.broadcast_to(tf.range(tf.shape(positions)[1]), tf.shape(positions))
-    masked_lm_loss, masked_lm_example_loss, masked_lm_log_probs = self.cls.predictions(
+    masked_lm_example_loss, masked_lm_log_probs = self.cls.predictions(
         bert_outputs["sequence_output"], self.bert.embedding_table, positions,
-        features["masked_lm_ids"], features["masked_lm_weights"])
-    next_sentence_loss, next_sentence_example_loss, next_sentence_log_probs = (
-        self.cls.seq_relationship(bert_outputs["pooled_output"],
-                                  features["next_sentence_labels"]))
+        features["masked_lm_ids"])
+    next_sentence_example_loss, next_sentence_log_probs = self.cls.seq_relationship(
+        bert_outputs["pooled_output"], features["next_sentence_labels"])
     return {
-        "total_loss": masked_lm_loss + next_sentence_loss,
-        "masked_lm_loss": masked_lm_loss,
         "masked_lm_example_loss": masked_lm_example_loss,
         "masked_lm_log_probs": masked_lm_log_probs,
-        "next_sentence_loss": next_sentence_loss,
         "next_sentence_example_loss": next_sentence_example_loss,
         "next_sentence_log_probs": next_sentence_log_probs,
         "sequence_output": bert_outputs["sequence_output"],

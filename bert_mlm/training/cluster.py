@@ -33,8 +33,8 @@ from tensorflow.python.eager import context
 
 from bert_mlm import errors
 from bert_mlm.storage import checkpoints
-from bert_mlm.training import data_faults
 from bert_mlm.training import distribute
+from bert_mlm.training import input_faults
 
 # A task as TensorFlow names it in errors: /job:worker/replica:0/task:1 or /job:worker/task:1.
 _TASK = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")
@@ -48,8 +48,7 @@ _ERROR_CODES = {errors.DataError: tf.errors.DATA_LOSS,
 
 def in_cluster(strategy):
   """Whether `strategy` runs over several worker processes (multi_worker_mirrored)."""
-  return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-          and strategy.extended._in_multi_worker_mode())  # pylint: disable=protected-access
+  return distribute.num_workers(strategy) > 1
 
 
 def _this_task(strategy):
@@ -132,7 +131,7 @@ def check_same_run(strategy, options, local_checks):
   for task, run in runs.items():  # the same order and so the same error on every worker
     if "error" in run:
       kind = getattr(errors, run["kind"], None)
-      if isinstance(kind, type) and issubclass(kind, errors.UsageError):
+      if isinstance(kind, type) and issubclass(kind, errors.ONE_LINE_ERRORS):
         raise kind("%s: %s" % (task_name(*task), run["error"]))
       raise errors.WorkerLost("%s failed before step 1: %s: %s" % (
           task_name(*task), run["kind"], run["error"]))
@@ -194,7 +193,7 @@ class stop_together(object):  # pylint: disable=invalid-name
     if _NOTE in message:
       note = json.JSONDecoder().raw_decode(message[message.index(_NOTE) + len(_NOTE):])[0]
       kind = getattr(errors, note["kind"], None)
-      if isinstance(kind, type) and issubclass(kind, errors.UsageError):
+      if isinstance(kind, type) and issubclass(kind, errors.ONE_LINE_ERRORS):
         saved = self._save_if_chief(note["step"], step, kind)
         line = note["line"].rstrip(".") + saved + "." if saved else note["line"]
         return kind("%s: %s" % (who, line))
@@ -230,7 +229,7 @@ def _from_another_worker(exc):
   message = str(exc.message)
   if _NOTE in message or "Collective ops is aborted by" in message:
     return True
-  if data_faults.is_input_error(exc):
+  if input_faults.is_input_error(exc):
     return False
   return isinstance(exc, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError))
 

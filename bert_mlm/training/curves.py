@@ -15,6 +15,7 @@ import importlib
 import os
 
 from bert_mlm.errors import UsageError
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 
 # (panel title, training scalar, eval scalar plotted beside it, eval accuracy named in its label)
@@ -98,6 +99,6 @@ def plot_training(output_dir, output_file=None, title=None):
   figure.suptitle(title or output_dir)
   figure.tight_layout()
   path = output_file or os.path.join(output_dir, "training_curves.png")
-  with file_io.AtomicOutputs([path]) as (output,):
+  with atomic.AtomicOutputs([path]) as (output,):
     figure.savefig(output, format="png")
   return path

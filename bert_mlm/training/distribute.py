@@ -115,6 +115,14 @@ def _configure_coordination_service(cluster_spec):
           for job in ("chief", "worker") if job in cluster_spec.jobs])
 
 
+def num_workers(strategy):
+  """The worker processes `strategy` trains on (the chief and the workers of TF_CONFIG)."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return 1
+  spec = strategy.cluster_resolver.cluster_spec()
+  return max(1, sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs))
+
+
 def is_chief(strategy):
   """Whether this process writes checkpoints, summaries and eval results (one per cluster)."""
   resolver = getattr(strategy, "cluster_resolver", None)
@@ -125,3 +133,9 @@ def is_chief(strategy):
     return True
   cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
   return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def reduce_sum(strategy, values):
+  """{name: per-replica value} -> {name: sum over replicas}; one reduce per entry, since not
+  every strategy's reduce takes a nested structure (MultiWorkerMirrored does not)."""
+  return {name: strategy.reduce("sum", value, axis=None) for name, value in values.items()}

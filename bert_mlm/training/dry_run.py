@@ -166,18 +166,17 @@ def check_pretraining(options, bert_config_file, vocab_file, input_file, strateg
   """run_pretraining.py --dry_run: config, vocabulary, records, checkpoints, output, options.
 
   Args:
-    options: a training.PretrainingOptions whose `bert_config` and `input_files` are filled
-      in here (from `bert_config_file` and `input_file`).
+    options: a loop.PretrainingOptions; its `bert_config` and `input_files` are read here
+      (from `bert_config_file` and `input_file`, where local).
     bert_config_file, vocab_file (may be empty), input_file: the flags, as given.
     strategy_name: from `distribute.strategy_name` (already checked against the tpu flags).
     num_tpu_cores: the flag.
-  Returns:
-    The options, validated, with the local config and input files filled in.
   Raises:
     UsageError: naming the flag or file that would make the real run fail.
   """
+  # Imported here: the data side's checks above import no TensorFlow.
   from bert_mlm.storage import checkpoints  # pylint: disable=g-import-not-at-top
-  from bert_mlm.training import input_pipeline  # pylint: disable=g-import-not-at-top
+  from bert_mlm.training import record_layout  # pylint: disable=g-import-not-at-top
   report = _Report("run_pretraining.py")
   bert_config = None
   if file_io.is_remote(bert_config_file):
@@ -195,7 +194,9 @@ def check_pretraining(options, bert_config_file, vocab_file, input_file, strateg
     report.checked.append("the vocabulary (not its size: the config is remote)")
   files = _input_files(report, "input_file", input_file)
   if files:
-    input_pipeline.check_records(files, options.max_seq_length, options.max_predictions_per_seq)
+    record_layout.check_records(files, record_layout.RecordLayout(
+        options.max_seq_length, options.max_predictions_per_seq,
+        masked=options.dynamic_masking is None))
     report.checked.append("%d local TFRecord file(s) (first record's feature lengths)"
                           % len(files))
   if file_io.is_remote(options.output_dir):
@@ -211,14 +212,11 @@ def check_pretraining(options, bert_config_file, vocab_file, input_file, strateg
                           % reader.path)
   options = dataclasses.replace(options, bert_config=bert_config, input_files=files)
   num_replicas = _num_replicas(strategy_name, num_tpu_cores)
-  options.validate(num_replicas or 1)
-  if options.mixed_precision == "fp16" and strategy_name == "tpu":
-    raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
+  options.validate(num_replicas or 1, on_tpu=strategy_name == "tpu")
   report.checked.append("the options%s" % (
       " (batch sizes against %d replica(s))" % num_replicas if num_replicas
       else " (not the batch sizes against the cluster's replicas)"))
   report.log()
-  return options
 
 
 def check_strip(input_checkpoint, output_checkpoint):

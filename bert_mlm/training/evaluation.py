@@ -13,11 +13,11 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from bert_mlm.storage import checkpoints
 from bert_mlm import errors
 from bert_mlm import progress
 from bert_mlm.model import losses
-from bert_mlm.training import train_step
+from bert_mlm.storage import atomic
+from bert_mlm.training import distribute
 
 # Seconds between progress lines: none for a short evaluation.
 _PROGRESS_SECONDS = 10.0
@@ -36,13 +36,11 @@ class Evaluator(object):
 
   def _replica_sums(self, features):
     outputs = self.model(features, training=False, masked_positions_only=True)
-    sums = losses.metric_sums(outputs, features)
-    denominators = losses.global_denominators([features])
-    sums["total_loss"] = losses.pretraining_losses(outputs, features, denominators)["total_loss"]
-    return sums
+    return losses.metric_sums(outputs, features)
 
   def _step_fn(self, iterator):
-    return train_step.reduce_sum(self.strategy, self.strategy.run(self._replica_sums,
+    """One batch's metric sums, added across replicas."""
+    return distribute.reduce_sum(self.strategy, self.strategy.run(self._replica_sums,
                                                                   args=(next(iterator),)))
 
   def evaluate(self, iterator, num_steps, global_step):
@@ -55,7 +53,7 @@ class Evaluator(object):
       if self.stop_requested is not None and bool(self.stop_requested.numpy()):
         raise errors.Preempted("stopped during evaluation; rerun the same command to evaluate.")
       batch = {k: v.numpy().astype(np.float64) for k, v in self._step(iterator).items()}
-      batch_losses.append(batch.pop("total_loss"))
+      batch_losses.append(losses.total_loss(batch))
       sums = {k: sums.get(k, 0.0) + v for k, v in batch.items()}
       if index == 0:
         logging.info("  First eval batch (tracing the eval step) in %.1f s", time.time() - start)
@@ -77,7 +75,7 @@ def write_eval_results(output_dir, result):
   for key in sorted(result):
     logging.info("  %s = %s", key, str(result[key]))
   try:
-    checkpoints.write_text_atomically(
+    atomic.write_text(
         path, "".join("%s = %s\n" % (key, str(result[key])) for key in sorted(result)))
   except errors.WriteError as e:
     raise errors.WriteError("%s (the results are in the log above; an existing %s is "

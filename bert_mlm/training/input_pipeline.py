@@ -8,8 +8,8 @@ with drop_remainder. Every batch is a dict:
   masked_lm_weights                          float32 [B, max_predictions_per_seq]
   next_sentence_labels                       int32 [B, 1]
 
-Records are checked before training starts (`check_records`): a file written for another
-`max_seq_length` or `max_predictions_per_seq` is an error naming the file and the feature.
+Records are checked before training starts (`record_layout.check_records`): a file written for
+another `max_seq_length` or `max_predictions_per_seq` is an error naming the file and the feature.
 
 With `masking` (a dynamic_masking.DynamicMasking), the records are unmasked (written by
 create_pretraining_data.py --dynamic_masking) and each decoded batch is masked in the pipeline,
@@ -18,71 +18,14 @@ into the same batch dict.
 
 import functools
 
-from absl import logging
 import tensorflow as tf
 
-from bert_mlm.training import data_faults
 from bert_mlm import schema
-from bert_mlm.storage import tfrecord
-from bert_mlm.errors import UsageError
+from bert_mlm.training import input_faults
 
 _NUM_CPU_THREADS = 4  # the original's interleave and map parallelism
 _SHUFFLE_RECORDS = 100
 _PREFETCH_BATCHES = 2
-
-
-def check_records(input_files, max_seq_length, max_predictions_per_seq, masking=None):
-  """Reads the first record of each file and checks every feature's length.
-
-  With `masking`, the records must be unmasked (and without, masked).
-
-  Raises:
-    UsageError: a file is empty or not a TFRecord of pretraining examples, or a feature has
-      another length (naming the file, the feature and both lengths).
-  """
-  expected = schema.feature_lengths(max_seq_length, max_predictions_per_seq,
-                                    masked=masking is None)
-  for path in input_files:
-    try:
-      first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-    except tf.errors.OpError as e:
-      raise UsageError("%s: not a readable TFRecord file (%s)." % (path, e.message)) from None
-    if first is None:
-      raise UsageError("%s: the file holds no records." % path)
-    try:
-      features = tfrecord.parse_example(first.numpy())
-    except (ValueError, IndexError, UnicodeDecodeError):
-      raise UsageError("%s: the first record is not a tf.train.Example." % path) from None
-    _check_masked_layout(path, features, masking)
-    present = dict(expected)
-    if masking is not None:
-      # Optional features are checked where present (older records lack them).
-      present.update((name, length) for name, length in
-                     schema.optional_feature_lengths(max_seq_length).items() if name in features)
-      if schema.CONTINUES_WORD in features and not masking.do_whole_word_mask:
-        logging.warning("%s: the records hold Chinese words (written with "
-                        "--chinese_whole_word_mask); without --do_whole_word_mask=True they "
-                        "are masked character by character.", path)
-    for name, length in present.items():
-      if name not in features:
-        raise UsageError("%s: records lack the feature %s; was it written by "
-                         "create_pretraining_data.py?" % (path, name))
-      if len(features[name]) != length:
-        flag = "--" + schema.LENGTH_FLAGS[name] if schema.LENGTH_FLAGS[name] else "the data"
-        raise UsageError("%s: feature %s has length %d but %s expects %d; the records were "
-                         "written with other settings." % (path, name, len(features[name]),
-                                                            flag, length))
-
-
-def _check_masked_layout(path, features, masking):
-  masked = "masked_lm_positions" in features
-  if masking is not None and masked:
-    raise UsageError("%s: the records are already masked; --dynamic_masking needs records "
-                     "written by create_pretraining_data.py --dynamic_masking=True." % path)
-  if masking is None and not masked and "input_ids" in features:
-    raise UsageError("%s: the records hold no masks (written with --dynamic_masking=True); "
-                     "pass --dynamic_masking=True (with --vocab_file) to mask them in the input "
-                     "pipeline." % path)
 
 
 def _decode(records, name_to_features):
@@ -105,8 +48,8 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
     skip_batches: batches to pass over first (a resumed run's consumed batches). They are read
       but not parsed; with shuffling, the batches after them are the uninterrupted run's only
       when `seed` is set.
-    skip_corrupt: None stops at the first corrupt record (TensorFlow's error); a
-      data_faults.SkippedRecords reads past corrupt records instead, counting and logging them
+    skip_corrupt: None stops at the first corrupt record (TensorFlow's error); an
+      input_faults.SkippingReader reads past corrupt records instead, counting and logging them
       (--skip_corrupt_records; the same records in the same order where none is corrupt).
   """
   lengths = schema.feature_lengths(max_seq_length, max_predictions_per_seq,
@@ -130,7 +73,7 @@ def make_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_siz
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   read = tf.data.TFRecordDataset
   if skip_corrupt is not None:
-    read = functools.partial(data_faults.read_skipping, skipped=skip_corrupt)
+    read = functools.partial(input_faults.read_skipping, reader=skip_corrupt)
   if is_training and shuffle:
     d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
     d = d.repeat()

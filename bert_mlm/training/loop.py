@@ -1,13 +1,13 @@
 """The original's run_pretraining (train, then evaluate) as a custom loop on tf.distribute.
 
 The parts, one module each:
-  pretraining_model  the model (BERT + heads) under a precision policy
-  train_step         one optimizer step on every replica, `iterations_per_loop` per call
-  losses             the losses and metrics, shared by the heads, the step and evaluation
-  checkpoints        CheckpointManager: model.ckpt-<step>, the `checkpoint` file, rotation
-  evaluation         the original's metric_fn and eval_results.txt
-This module holds the options and the loop that joins them: restore, then step, log,
-checkpoint, until num_train_steps; then evaluate.
+  pretraining_model   the model (BERT + heads) under a precision policy
+  losses              the losses and metrics, shared by the heads, the step and evaluation
+  train_step          one optimizer step on every replica, `iterations_per_loop` per call
+  checkpoint_manager  model.ckpt-<step>, the `checkpoint` file, rotation, resume
+  evaluation          the original's metric_fn and eval_results.txt
+This module holds the options and the loop that joins them, as the original's model_fn and
+Estimator do: restore, then step, log, checkpoint, until num_train_steps; then evaluate.
 
 Options beyond the original: gradient accumulation, bf16/fp16 mixed precision, XLA, LAMB, a
 seed, unshuffled records. Checkpoints are `output_dir/model.ckpt-<step>` in the original's TF1
@@ -16,6 +16,7 @@ ignores `init_checkpoint`, as the Estimator did.
 """
 
 import dataclasses
+import functools
 import os
 import time
 
@@ -26,23 +27,26 @@ import tensorflow as tf
 
 from tensorflow.core.framework import summary_pb2
 
-from bert_mlm.storage import checkpoints
-from bert_mlm.training import cluster
-from bert_mlm.training import data_faults
-from bert_mlm.training import distribute
-from bert_mlm.training import evaluation
-from bert_mlm.training import input_pipeline
-from bert_mlm.model import mixed_precision
 from bert_mlm import optimization
-from bert_mlm.training import preemption
-from bert_mlm.model import pretraining_model
-from bert_mlm.training import train_step
 from bert_mlm.config import BertConfig
 from bert_mlm import progress
 from bert_mlm.errors import DataError
+from bert_mlm.errors import DivergedError
 from bert_mlm.errors import Preempted
 from bert_mlm.errors import UsageError
 from bert_mlm.errors import WriteError
+from bert_mlm.model import mixed_precision
+from bert_mlm.model import pretraining_model
+from bert_mlm.storage import checkpoints
+from bert_mlm.training import checkpoint_manager
+from bert_mlm.training import cluster
+from bert_mlm.training import distribute
+from bert_mlm.training import evaluation
+from bert_mlm.training import input_faults
+from bert_mlm.training import input_pipeline
+from bert_mlm.training import preemption
+from bert_mlm.training import record_layout
+from bert_mlm.training import train_step
 
 _KEEP_CHECKPOINT_MAX = 5  # the Estimator's default
 # TensorBoard's scalar plugin metadata, so summaries show without the tensorboard package.
@@ -86,8 +90,9 @@ class PretrainingOptions:
   # input pipeline (--dynamic_masking). None: the records' own masks.
   dynamic_masking: object = None
 
-  def validate(self, num_replicas):
-    """Raises UsageError naming the flag whose value can't work."""
+  def validate(self, num_replicas, on_tpu=False):
+    """Raises UsageError naming the flag whose value can't work (with `num_replicas` replicas,
+    on a TPU or not)."""
     if not (self.do_train or self.do_eval):
       raise UsageError("At least one of --do_train or --do_eval must be True.")
     positive = ["max_seq_length", "max_predictions_per_seq", "iterations_per_loop",
@@ -106,6 +111,8 @@ class PretrainingOptions:
     if self.mixed_precision not in mixed_precision.POLICIES:
       raise UsageError("--mixed_precision=%s is not one of bf16, fp16 (or empty for float32)."
                        % self.mixed_precision)
+    if self.mixed_precision == "fp16" and on_tpu:
+      raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
     if self.num_warmup_steps < 0:
       raise UsageError("--num_warmup_steps=%d must be >= 0." % self.num_warmup_steps)
     for name in (["train_batch_size"] if self.do_train else []) + (
@@ -134,15 +141,21 @@ class Pretraining(object):
       self.model = pretraining_model.create_model(options.bert_config, options.mixed_precision)
       self.variables = self.model.variables_by_name()
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-      self.optimizer = optimization.create_optimizer(options.optimizer, self.variables,
-                                                     self.global_step)
+      self.optimizer = optimization.make_optimizer(options.optimizer, self.variables,
+                                                   self.global_step)
       self.loss_scale = (mixed_precision.DynamicLossScale()
                          if options.mixed_precision == "fp16" else None)
-    self.train_step = train_step.TrainStep(strategy, self.model, self.optimizer,
-                                           self.global_step, options, self.loss_scale,
-                                           self.preemption.stop_requested)
+    self.train_step = train_step.TrainStep(
+        strategy, self.model, self.optimizer, self.global_step,
+        learning_rate=functools.partial(
+            optimization.learning_rate, init_lr=options.learning_rate,
+            num_train_steps=options.num_train_steps, num_warmup_steps=options.num_warmup_steps),
+        clip_norm=optimization.CLIP_NORM,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        use_xla=options.use_xla, loss_scale=self.loss_scale,
+        stop_requested=self.preemption.stop_requested)
     self.evaluator = evaluation.Evaluator(strategy, self.model, self.preemption.stop_requested)
-    self.checkpoints = checkpoints.CheckpointManager(
+    self.checkpoints = checkpoint_manager.CheckpointManager(
         options.output_dir, self.variables, self.optimizer.slots, self.global_step,
         max_to_keep=_KEEP_CHECKPOINT_MAX, is_writer=distribute.is_chief(strategy))
 
@@ -160,19 +173,8 @@ def train(run, options):
     logging.info("Already at step %d of %d; nothing to train.", step, options.num_train_steps)
     return {name: np.zeros(0, np.float32) for name in history}
 
-  # A resumed run passes over the batches already trained on, so it sees what the uninterrupted
-  # run would have seen (shuffled: only with --seed, which fixes the order).
-  consumed = step * options.gradient_accumulation_steps
-  if consumed:
-    logging.info("Passing over the %d batches consumed before step %d%s.", consumed, step,
-                 "" if not options.train_shuffle or options.seed is not None else
-                 " (without --seed the shuffled order differs from the first run's)")
-  skipped = _skipped_records(options)
-  dataset = input_pipeline.make_dataset(
-      options.input_files, options.max_seq_length, options.max_predictions_per_seq,
-      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
-      masking=options.dynamic_masking, skip_batches=consumed, skip_corrupt=skipped)
-  iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
+  reader = _skipping_reader(options)
+  iterator = _train_iterator(run, options, step, reader)
   writer = (tf.summary.create_file_writer(options.output_dir) if run.checkpoints.is_writer
             else tf.summary.create_noop_writer())
   examples_per_step = options.train_batch_size * options.gradient_accumulation_steps
@@ -189,20 +191,16 @@ def train(run, options):
     try:
       records = run.train_step.run(iterator, num_steps)
     except tf.errors.OpError as e:
-      if not data_faults.is_input_error(e):
+      if not input_faults.is_input_error(e):
         raise
       writer.close()
-      raise _data_fault(run, options, e, skipped, step) from None
+      raise _data_fault(run, options, e, reader, step) from None
     examples_per_second = (len(records["total_loss"]) * examples_per_step /
                            (time.time() - start))
     _stop_unless_finite(records, step, run.checkpoints)
     for name, values in records.items():
       history[name].append(values)
-    with writer.as_default():
-      for name, values in records.items():
-        for offset, value in enumerate(values):
-          _scalar(name, value, step + offset + 1)
-      _scalar("examples_per_sec", examples_per_second, step + num_steps)
+    _write_step_summaries(writer, records, step, examples_per_second, step + num_steps)
     # Read back: under fp16 a step whose gradients overflowed is skipped and not counted.
     step = int(run.global_step.numpy())
     if len(records["total_loss"]) < num_steps:  # a stop was requested before a step
@@ -218,31 +216,55 @@ def train(run, options):
     if step % options.save_checkpoints_steps == 0 or step == options.num_train_steps:
       run.checkpoints.save()
   writer.close()
-  if skipped is not None:
-    logging.info("%s", skipped.summary())
+  if reader is not None:
+    logging.info("%s", reader.summary())
   logging.info("Training done at step %d.", step)
   return {name: np.concatenate(values) for name, values in history.items()}
 
 
-def _skipped_records(options):
+def _train_iterator(run, options, step, reader):
+  """The distributed training batches from global step `step` on."""
+  # A resumed run passes over the batches already trained on, so it sees what the uninterrupted
+  # run would have seen (shuffled: only with --seed, which fixes the order).
+  consumed = step * options.gradient_accumulation_steps
+  if consumed:
+    logging.info("Passing over the %d batches consumed before step %d%s.", consumed, step,
+                 "" if not options.train_shuffle or options.seed is not None else
+                 " (without --seed the shuffled order differs from the first run's)")
+  dataset = input_pipeline.make_dataset(
+      options.input_files, options.max_seq_length, options.max_predictions_per_seq,
+      options.train_batch_size, is_training=True, shuffle=options.train_shuffle, seed=options.seed,
+      masking=options.dynamic_masking, skip_batches=consumed, skip_corrupt=reader)
+  return iter(run.strategy.experimental_distribute_dataset(dataset))
+
+
+def _write_step_summaries(writer, records, step, examples_per_second, rate_step):
+  """Each step's STEP_FIELDS at its global step (the loop call started after `step`), and the
+  call's examples/s at `rate_step`."""
+  with writer.as_default():
+    for name, values in records.items():
+      for offset, value in enumerate(values):
+        _scalar(name, value, step + offset + 1)
+    _scalar("examples_per_sec", examples_per_second, rate_step)
+
+
+def _layout(options):
+  """The record layout the run reads (unmasked records with --dynamic_masking)."""
+  return record_layout.RecordLayout(options.max_seq_length, options.max_predictions_per_seq,
+                                    masked=options.dynamic_masking is None)
+
+
+def _skipping_reader(options):
+  """The reader past corrupt records with --skip_corrupt_records, else None."""
   if not options.skip_corrupt_records:
     return None
-  return data_faults.SkippedRecords(options.input_files, options.max_seq_length,
-                                    options.max_predictions_per_seq)
+  return input_faults.SkippingReader(options.input_files, _layout(options))
 
 
-def _what_broke(error, options, skipped):
-  """`<file>: byte <offset>: <reason>` for an input error (see data_faults.describe)."""
-  if skipped is not None and skipped.fatal:  # the skipping reader knows, TensorFlow's error not
-    return ": ".join(part for part in skipped.fatal if part)
-  return data_faults.describe(error, options.input_files, options.max_seq_length,
-                              options.max_predictions_per_seq)
-
-
-def _data_fault(run, options, error, skipped, loop_start):
+def _data_fault(run, options, error, reader, loop_start):
   """The DataError for an input error in the training loop, after saving a checkpoint at the
   last completed step."""
-  what = _what_broke(error, options, skipped)
+  what = input_faults.describe(error, options.input_files, _layout(options), reader)
   step = int(run.global_step.numpy())  # the steps before the failed one completed
   if step > loop_start:
     # They ran inside the call that failed, whose per-step records are lost with it.
@@ -265,11 +287,12 @@ def _data_fault(run, options, error, skipped, loop_start):
 
 
 def _stop_unless_finite(records, step, manager):
-  losses = np.stack([records[name] for name in train_step.STEP_FIELDS], axis=1)
-  finite = np.all(np.isfinite(losses), axis=1)
+  """Raises DivergedError at the first step whose loss or learning rate is not finite."""
+  values = np.stack([records[name] for name in train_step.STEP_FIELDS], axis=1)
+  finite = np.all(np.isfinite(values), axis=1)
   if not np.all(finite):
     bad = int(np.argmin(finite))
-    raise UsageError(
+    raise DivergedError(
         "The loss became %s at step %d; training stopped. The last good checkpoint is %s."
         % (records["total_loss"][bad], step + bad, manager.kept[-1] if manager.kept else "none"))
 
@@ -305,26 +328,27 @@ def evaluate(run, options, trained=False):
   else:
     raise UsageError("--do_eval: no checkpoint in --output_dir=%s and no --init_checkpoint."
                      % options.output_dir)
-  skipped = _skipped_records(options)
+  reader = _skipping_reader(options)
   dataset = input_pipeline.make_dataset(
       options.input_files, options.max_seq_length, options.max_predictions_per_seq,
       options.eval_batch_size, is_training=False, masking=options.dynamic_masking,
-      skip_corrupt=skipped)
+      skip_corrupt=reader)
   iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
   logging.info("***** Running evaluation *****")
   logging.info("  Batch size = %d", options.eval_batch_size)
   try:
     result = run.evaluator.evaluate(iterator, options.max_eval_steps, run.global_step.numpy())
   except tf.errors.OpError as e:
-    if not data_faults.is_input_error(e):
+    if not input_faults.is_input_error(e):
       raise
     raise DataError("%s; evaluation stopped (nothing to save: the weights evaluated are %s); "
                     "repair or remove the file and rerun%s." % (
-                        _what_broke(e, options, skipped), source,
+                        input_faults.describe(e, options.input_files, _layout(options), reader),
+                        source,
                         "" if options.skip_corrupt_records else
                         ", or rerun with --skip_corrupt_records")) from None
-  if skipped is not None:
-    logging.info("%s", skipped.summary())
+  if reader is not None:
+    logging.info("%s", reader.summary())
   if run.checkpoints.is_writer:
     evaluation.write_eval_results(options.output_dir, result)
     write_eval_summaries(options.output_dir, result)
@@ -343,12 +367,11 @@ def write_eval_summaries(output_dir, result):
 
 
 def _check_before_any_step(options, strategy):
-  options.validate(strategy.num_replicas_in_sync)
-  if options.mixed_precision == "fp16" and isinstance(strategy, tf.distribute.TPUStrategy):
-    raise UsageError("--mixed_precision=fp16 is not supported on TPU; use bf16.")
-  checkpoints.check_writable(options.output_dir)  # creates it; before any variable or step
-  input_pipeline.check_records(options.input_files, options.max_seq_length,
-                               options.max_predictions_per_seq, masking=options.dynamic_masking)
+  options.validate(strategy.num_replicas_in_sync,
+                   on_tpu=isinstance(strategy, tf.distribute.TPUStrategy))
+  # The output directory (created here) and the records' layout.
+  checkpoint_manager.check_writable(options.output_dir)
+  record_layout.check_records(options.input_files, _layout(options), options.dynamic_masking)
 
 
 def run_pretraining(options, strategy):

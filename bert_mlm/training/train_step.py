@@ -1,11 +1,12 @@
 """One optimizer step of pretraining on every replica of a tf.distribute strategy.
 
-For a global batch split across replicas:
-  forward pass (dropout on) -> this replica's share of the global batch's losses
-    (`losses.pretraining_losses` with the global denominators), so the summed gradients equal
-    one device's on the whole batch;
-  gradients summed across replicas -> clipped by global norm 1.0 (the factor is applied inside
-    the update) -> AdamWeightDecay (or LAMB) at lr(step) -> global_step += 1.
+For a global batch split across replicas, one step (`_replica_step`, top to bottom):
+  forward pass (dropout on) -> each prediction's loss (the model);
+  the loss optimized: this replica's share of the global batch's loss
+    (`losses.pretraining_losses` with the global denominators), so that the shares' gradients
+    add up to one device's on the whole batch;
+  gradients summed across replicas -> the factor that clips them to global norm `clip_norm`
+    (applied inside the update) -> AdamWeightDecay (or LAMB) at lr(step) -> global_step += 1.
 With gradient accumulation, each micro-batch's loss is normalised by the denominators of all of
 them and the gradients are added up: the same step as one batch holding them all. Under fp16 the
 loss is scaled (`mixed_precision.DynamicLossScale`) and a step whose gradients overflow leaves
@@ -23,9 +24,9 @@ checkpoint draws what the uninterrupted run drew.
 import keras
 import tensorflow as tf
 
-from bert_mlm.model import losses
-from bert_mlm import modeling
 from bert_mlm import optimization
+from bert_mlm.model import losses
+from bert_mlm.training import distribute
 
 # What each step reports, summed over replicas.
 STEP_FIELDS = losses.LOSS_NAMES + ("learning_rate",)
@@ -34,27 +35,43 @@ STEP_FIELDS = losses.LOSS_NAMES + ("learning_rate",)
 class TrainStep(object):
   """The distributed training step over a model, its optimizer and the global step."""
 
-  def __init__(self, strategy, model, optimizer, global_step, options, loss_scale=None,
+  def __init__(self, strategy, model, optimizer, global_step, learning_rate, clip_norm,
+               gradient_accumulation_steps=1, use_xla=False, loss_scale=None,
                stop_requested=None):
-    """options: a PretrainingOptions (learning_rate, num_train_steps, num_warmup_steps,
-    gradient_accumulation_steps, use_xla); loss_scale: a DynamicLossScale for fp16, else None;
-    stop_requested: a bool variable read before each step (preemption.PreemptionWatcher)."""
+    """The step's parts and settings, named as the original's model_fn and flags name them.
+
+    Args:
+      strategy: the tf.distribute strategy whose scope holds the variables.
+      model: a BertPretrainingModel; optimizer: its optimization.AdamWeightDecayOptimizer (or
+        Lamb); global_step: the int64 step variable.
+      learning_rate: lr(step), a function of the global step (optimization.learning_rate with
+        the run's init_lr, num_train_steps, num_warmup_steps).
+      clip_norm: the global norm gradients are clipped to (optimization.CLIP_NORM, the
+        original's 1.0).
+      gradient_accumulation_steps: micro-batches per step.
+      use_xla: compile the forward and backward pass with XLA.
+      loss_scale: a mixed_precision.DynamicLossScale for fp16, else None.
+      stop_requested: a bool variable read before each step (preemption.PreemptionWatcher).
+    """
     self.strategy = strategy
     self.model = model
     self.optimizer = optimizer
     self.global_step = global_step
-    self.options = options
+    self.learning_rate = learning_rate
+    self.clip_norm = clip_norm
+    self.gradient_accumulation_steps = gradient_accumulation_steps
     self.loss_scale = loss_scale
     self.stop_requested = stop_requested
     self.variables = model.variables_by_name()
-    # (state variable, its first component) of every dropout layer's seed generator.
-    self._dropout_seeds = [
-        (layer.seed_generator.state, int(layer.seed_generator.state.numpy()[0]))
-        for layer in model._flatten_layers()  # pylint: disable=protected-access
-        if isinstance(layer, modeling.Dropout)]
     self._names = list(self.variables)
+    # (state variable, its first component) of every dropout layer's seed generator.
+    self._dropout_seeds = [(layer.seed_generator.state, int(layer.seed_generator.state.numpy()[0]))
+                           for layer in model.bert.dropout_layers()]
+    # Several workers must take the same stop decision at the same step, or the collectives
+    # would hang.
+    self._combine_stop_requests = distribute.num_workers(strategy) > 1
     self._forward_backward_fn = (tf.function(self._forward_backward, jit_compile=True)
-                                 if options.use_xla else self._forward_backward)
+                                 if use_xla else self._forward_backward)
     self._loop = tf.function(self._loop_fn)
 
   def run(self, iterator, num_steps):
@@ -70,13 +87,10 @@ class TrainStep(object):
       if self._any_worker_stopping():
         break
       self._seed_dropout()
-      lr = optimization.learning_rate(self.global_step, self.options.learning_rate,
-                                      self.options.num_train_steps,
-                                      self.options.num_warmup_steps)
-      micro_batches = tuple(next(iterator)
-                            for _ in range(self.options.gradient_accumulation_steps))
-      step_losses = self.strategy.run(self._replica_step, args=(micro_batches, lr))
-      step_losses = reduce_sum(self.strategy, step_losses)
+      lr = self.learning_rate(self.global_step)
+      micro_batches = tuple(next(iterator) for _ in range(self.gradient_accumulation_steps))
+      step_losses = distribute.reduce_sum(self.strategy,
+                               self.strategy.run(self._replica_step, args=(micro_batches, lr)))
       step_losses["learning_rate"] = lr
       records = {name: records[name].write(i, step_losses[name]) for name in STEP_FIELDS}
     return {name: array.stack() for name, array in records.items()}
@@ -85,33 +99,20 @@ class TrainStep(object):
     if self.stop_requested is None:
       return tf.constant(False)
     stopping = tf.cast(self.stop_requested.read_value(), tf.int32)
-    if self.strategy.extended._in_multi_worker_mode():  # pylint: disable=protected-access
-      # Every worker takes the same decision at the same step, or the collectives would hang.
-      # (tf.distribute reduces by sum or mean only: a sum above 0 means some worker stops.)
+    if self._combine_stop_requests:
+      # tf.distribute reduces by sum or mean only: a sum above 0 means some worker stops.
       stopping = self.strategy.reduce(
           "sum", self.strategy.run(lambda: tf.identity(stopping)), axis=None)
     return stopping > 0
 
   def _seed_dropout(self):
     """Each dropout generator's state := (its seed, global_step * micro-batches per step)."""
-    counter = self.global_step * self.options.gradient_accumulation_steps
+    counter = self.global_step * self.gradient_accumulation_steps
     for state, seed in self._dropout_seeds:
       state.assign(tf.cast(tf.stack([tf.constant(seed, tf.int64), counter]), state.dtype))
 
-  def _forward_backward(self, features, denominators):
-    """Losses and gradients of this replica's share (XLA-compiled with --use_xla)."""
-    with tf.GradientTape() as tape:
-      outputs = self.model(features, training=True, masked_positions_only=True)
-      step_losses = losses.pretraining_losses(outputs, features, denominators)
-      loss = step_losses["total_loss"]
-      if self.loss_scale is not None:
-        loss *= self.loss_scale.scale
-    grads = tape.gradient(loss, [self.variables[n] for n in self._names])
-    # All dense: the word-embedding table's gradient is the tied output layer's dense gradient
-    # plus the lookup's rows, summed by TensorFlow's aggregation as in the original's graph.
-    return step_losses, [tf.convert_to_tensor(g) for g in grads]
-
   def _replica_step(self, micro_batches, lr):
+    """One step on this replica: returns its share of the step's losses (see losses)."""
     denominators = losses.global_denominators(micro_batches)
     step_losses, grads = None, None
     for features in micro_batches:
@@ -128,9 +129,23 @@ class TrainStep(object):
     if self.loss_scale is not None:
       grads = [g / self.loss_scale.scale for g in grads]
       finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-    grad_scale = optimization.clip_scale(grads, clip_norm=1.0)
+    grad_scale = optimization.clip_scale(grads, self.clip_norm)
     ctx.merge_call(self._apply, args=(grads, lr, finite, grad_scale))
     return step_losses
+
+  def _forward_backward(self, features, denominators):
+    """This replica's share of the losses, and the gradients of the total (XLA-compiled with
+    use_xla)."""
+    with tf.GradientTape() as tape:
+      outputs = self.model(features, training=True, masked_positions_only=True)
+      step_losses = losses.pretraining_losses(outputs, features, denominators)
+      loss = step_losses["total_loss"]  # the quantity optimized
+      if self.loss_scale is not None:
+        loss *= self.loss_scale.scale
+    grads = tape.gradient(loss, [self.variables[n] for n in self._names])
+    # All dense: the word-embedding table's gradient is the tied output layer's dense gradient
+    # plus the lookup's rows, summed by TensorFlow's aggregation as in the original's graph.
+    return step_losses, [tf.convert_to_tensor(g) for g in grads]
 
   def _apply(self, strategy, grads, lr, finite, grad_scale):
     if self.loss_scale is not None:
@@ -161,9 +176,3 @@ class TrainStep(object):
     for variable, old in zip((param, m, v), before):
       variable.assign(tf.where(finite, variable, old))
     return param
-
-
-def reduce_sum(strategy, values):
-  """{name: per-replica value} -> {name: sum over replicas}; one reduce per entry, since not
-  every strategy's reduce takes a nested structure (MultiWorkerMirrored does not)."""
-  return {name: strategy.reduce("sum", value, axis=None) for name, value in values.items()}

@@ -12,6 +12,7 @@ import traceback
 from bert_mlm import create_pretraining_data
 from bert_mlm.data.per_file import memory_budget
 from bert_mlm.errors import UsageError
+from bert_mlm.errors import WriteError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +56,7 @@ def run_file(job, options, tokenizer=None, vocab_file=None):
     result.base_mb = memory_budget.rss_mb()
     result.instances = create_pretraining_data.create_file(job.input_path, job.output_path,
                                                            tokenizer, options)
-  except (UsageError, OSError) as e:
+  except (UsageError, WriteError, OSError) as e:
     message = _one_line(e)
     result.error = message if job.input_path in message else "%s: %s" % (job.input_path,
                                                                           message)

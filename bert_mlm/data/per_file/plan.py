@@ -11,6 +11,7 @@ from absl import logging
 
 from bert_mlm.data.per_file import jobs as jobs_lib
 from bert_mlm.errors import UsageError
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 
 OUTPUT_SUFFIX = ".tfrecord"
@@ -76,7 +77,7 @@ def plan_files(input_file, output_dir, overwrite=False):
 
 def remove_stale_temporaries(output_dir, names):
   """Removes the temporaries of the outputs `names` whose writers are dead (local paths)."""
-  for path in file_io.stale_temporaries(output_dir, names):
+  for path in atomic.stale_temporaries(output_dir, names):
     logging.info("Removing %s, left by a writer that was killed.", path)
     try:
       file_io.remove(path)

@@ -8,7 +8,6 @@ import importlib.util
 import io
 import json
 import os
-import shutil
 
 from absl import logging
 # Imported for its side effect: it gives numpy the "bfloat16" dtype, which safetensors' numpy API
@@ -19,6 +18,7 @@ import safetensors.numpy
 
 from bert_mlm import tokenization
 from bert_mlm.errors import UsageError
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 
 # Files of a transformers model directory.
@@ -201,50 +201,24 @@ def check_output_dir(output_dir, overwrite):
 
 
 def write_hf_dir(output_dir, tensors, files, overwrite):
-  """Writes model.safetensors and `files` ({name: text}) to `output_dir`, atomically.
-
-  Everything is written into a temporary directory beside it first. A new or empty
-  `output_dir` is then replaced by it in one rename; with `overwrite`, each file replaces its
-  namesake and the files that transformers would read instead of ours are removed. A bucket has
-  no directories to rename: there each file is written under a temporary name and renamed.
+  """Writes model.safetensors and `files` ({name: text}) to `output_dir`, atomically
+  (`atomic.directory`): into a temporary directory beside it first, then a new or empty
+  `output_dir` is replaced by it in one rename; with `overwrite`, each file replaces its namesake
+  and the files that transformers would read instead of ours are removed.
   """
-  if file_io.is_remote(output_dir):
-    _write_remote_hf_dir(output_dir, tensors, files)
-    return
-  output_dir = os.path.abspath(output_dir)
-  parent = os.path.dirname(output_dir)
-  temporary = os.path.join(parent, ".%s.incomplete-%d" % (os.path.basename(output_dir),
-                                                          os.getpid()))
-  try:
-    os.makedirs(temporary)
-  except OSError as e:
-    raise UsageError("Cannot write --output_hf_dir=%s: %s."
-                     % (output_dir, e.strerror or e)) from None
-  try:
-    safetensors.numpy.save_file(tensors, os.path.join(temporary, SAFETENSORS),
-                                metadata={"format": "pt"})
+  del overwrite  # a non-empty output_dir without it was refused before any work
+  with atomic.directory(output_dir) as temporary:
+    path = file_io.join(temporary, SAFETENSORS)
+    if file_io.is_remote(path):
+      with file_io.open_file(path, "wb") as f:
+        f.write(safetensors.numpy.save(tensors, metadata={"format": "pt"}))
+    else:
+      safetensors.numpy.save_file(tensors, path, metadata={"format": "pt"})
     for name, text in files.items():
-      with open(os.path.join(temporary, name), "w", encoding="utf-8") as f:
-        f.write(text)
-    if not os.path.isdir(output_dir) or not os.listdir(output_dir):
-      os.replace(temporary, output_dir)  # onto an empty directory too (POSIX rename)
-      return
-    _remove_shadowing_files(output_dir)
-    for name in os.listdir(temporary):
-      os.replace(os.path.join(temporary, name), os.path.join(output_dir, name))
-  finally:
-    shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _write_remote_hf_dir(output_dir, tensors, files):
-  contents = {name: text.encode("utf-8") for name, text in files.items()}
-  contents[SAFETENSORS] = safetensors.numpy.save(tensors, metadata={"format": "pt"})
-  file_io.makedirs(output_dir)
-  _remove_shadowing_files(output_dir)
-  names = sorted(contents)
-  with file_io.AtomicOutputs([file_io.join(output_dir, name) for name in names]) as outputs:
-    for f, name in zip(outputs, names):
-      f.write(contents[name])
+      with file_io.open_file(file_io.join(temporary, name), "wb") as f:
+        f.write(text.encode("utf-8"))
+    if file_io.isdir(output_dir):
+      _remove_shadowing_files(output_dir)
 
 
 def _remove_shadowing_files(output_dir):

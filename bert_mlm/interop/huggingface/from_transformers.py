@@ -8,6 +8,7 @@ from bert_mlm.errors import UsageError
 from bert_mlm.interop.huggingface import configs
 from bert_mlm.interop.huggingface import files
 from bert_mlm.interop.huggingface import names
+from bert_mlm.storage import atomic
 from bert_mlm.storage import file_io
 
 
@@ -65,7 +66,7 @@ def hf_to_checkpoint(input_hf_dir, output_checkpoint, overwrite=False):
   if tokens is not None:
     written[files.VOCAB] = "".join(token + "\n" for token in tokens)
   written_names = sorted(written)
-  with file_io.AtomicOutputs([os.path.join(directory, name) for name in written_names]) as outputs:
+  with atomic.AtomicOutputs([os.path.join(directory, name) for name in written_names]) as outputs:
     for f, name in zip(outputs, written_names):
       f.write(written[name].encode("utf-8"))
   checkpoints.save_checkpoint(output_checkpoint, original)

@@ -6,16 +6,17 @@ naming a feature but no file. `describe` turns such an error into one phrase nam
 where known, the byte offset and the reason, by looking at the input files themselves, cheaply:
 the record headers up to that offset in the files long enough to hold it; for a layout error
 the first record of each file, then the first 256 MiB of each. The training loop then saves a
-checkpoint at the last completed step and stops with `errors.DataError` (see training).
+checkpoint at the last completed step and stops with `errors.DataError` (see loop).
 
 `--skip_corrupt_records` reads instead through `read_skipping`, a reader in Python (the
-framing and both CRCs, then whether each record is a pretraining Example of this layout) that
-yields what tf.data.TFRecordDataset yields where nothing is broken. It skips:
+framing and both CRCs, then whether each record is a pretraining Example of this layout:
+`record_layout`) that yields what tf.data.TFRecordDataset yields where nothing is broken. It
+skips:
   * a record cut short or failing a CRC, and with it the rest of that file, in every pass over
     the file: a TFRecord file can't be read past a broken record (the records after it are
     counted by following their headers, where those can still be followed);
   * a record that is not a pretraining example of this layout: that record alone.
-`SkippedRecords` counts every record skipped, in every pass, and logs each fault the first time
+`SkippingReader` counts every record skipped, in every pass, and logs each fault the first time
 it is met. A file that vanished or became unreadable still stops the run (it is not a corrupt
 record), and so does a pass over every file that yields nothing (rather than spin for ever).
 """
@@ -25,17 +26,12 @@ import re
 from absl import logging
 import tensorflow as tf
 
-from google.protobuf import message
-from tensorflow.core.example import example_pb2
-
-from bert_mlm import schema
-from bert_mlm.storage import tfrecord
+from bert_mlm import errors
 from bert_mlm.errors import UsageError
+from bert_mlm.storage import tfrecord
+from bert_mlm.training import record_layout
 
 _OFFSET = re.compile(r"(?:truncated|corrupted) record at (\d+)")
-# Lines of a TensorFlow error message that are about where it happened, not what.
-_NOISE = re.compile(r"^(Graph execution error:|Detected at node|<stack traces unavailable>|"
-                    r"\s*\[\[|\s*$)")
 # How much of each file `describe` reads looking for a record of another layout.
 _LAYOUT_SCAN_BYTES = 256 << 20
 # Records per element of read_skipping's Python reader.
@@ -51,26 +47,18 @@ def is_input_error(error):
   return isinstance(error, tf.errors.OpError) and "GetNext" in str(error.message)
 
 
-def core_message(error):
-  """TensorFlow's own words for what failed, without node names and stack noise, one line."""
-  lines = [line for line in str(getattr(error, "message", error)).split("\n")
-           if not _NOISE.match(line)]
-  text = " ".join(lines) if lines else str(error)
-  text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
-  text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text)
-  text = re.sub(r"^Error in user-defined function passed to .*?: ", "", text)
-  return text.strip()
-
-
-def describe(error, input_files, max_seq_length, max_predictions_per_seq):
+def describe(error, input_files, layout, reader=None):
   """One phrase for an input error: `<file>: byte <offset>: <reason>` where it can be found.
 
   Args:
     error: a tf.errors.OpError for which `is_input_error` holds.
     input_files: every file the pipeline reads.
-    max_seq_length, max_predictions_per_seq: the layout the records must have.
+    layout: the record_layout.RecordLayout the records must have.
+    reader: the SkippingReader the pipeline read through (--skip_corrupt_records), or None.
   """
-  message = core_message(error)
+  if reader is not None and reader.fatal:  # the skipping reader knows, TensorFlow's error not
+    return ": ".join(part for part in reader.fatal if part)
+  message = errors.tensorflow_reason(error)
   if isinstance(error, _FILE_ERRORS):
     path = next((p for p in input_files if p in message), None)
     if path is None:
@@ -90,29 +78,25 @@ def describe(error, input_files, max_seq_length, max_predictions_per_seq):
               "is broken there now (replaced since?)" % (offset, len(input_files), message))
     return "an input file is corrupt (%s)" % message
   if isinstance(error, tf.errors.InvalidArgumentError):
-    # Imported here: input_pipeline imports this module for read_skipping.
-    from bert_mlm.training import input_pipeline  # pylint: disable=g-import-not-at-top
     for path in input_files:  # a whole file of another layout shows in its first record
       try:
-        input_pipeline.check_records([path], max_seq_length, max_predictions_per_seq)
+        record_layout.check_records([path], layout)
       except UsageError as e:
         return str(e).rstrip(".")
-    found = find_record_of_another_layout(input_files, max_seq_length, max_predictions_per_seq)
+    found = find_record_of_another_layout(input_files, layout)
     if found:
-      return "%s: byte %d: the record is not a pretraining example of --max_seq_length=%d " \
-             "--max_predictions_per_seq=%d (%s)" % (found + (max_seq_length,
-                                                              max_predictions_per_seq, message))
+      return "%s: byte %d: the record is not a pretraining example of %s (%s)" % (
+          found + (layout.flags, message))
     return ("a record in one of the %d input files is not a pretraining example of this layout "
             "(%s); it is not in the first %d MiB of any file" % (
                 len(input_files), message, _LAYOUT_SCAN_BYTES >> 20))
   return "the input pipeline failed (%s)" % message
 
 
-def find_record_of_another_layout(input_files, max_seq_length, max_predictions_per_seq):
-  """(path, offset) of the first record that is not a pretraining example of this layout,
-  looking at most at the first _LAYOUT_SCAN_BYTES of each file (a whole data set may be
-  terabytes); None if none is found there."""
-  checker = SkippedRecords(input_files, max_seq_length, max_predictions_per_seq)
+def find_record_of_another_layout(input_files, layout):
+  """(path, offset) of the first record that is not a pretraining example of `layout`, looking
+  at most at the first _LAYOUT_SCAN_BYTES of each file (a whole data set may be terabytes);
+  None if none is found there."""
   for path in input_files:
     try:
       size = _size(path)
@@ -120,7 +104,7 @@ def find_record_of_another_layout(input_files, max_seq_length, max_predictions_p
         for offset, data in tfrecord.read_records(reader, size):
           if data is None or offset > _LAYOUT_SCAN_BYTES:
             break
-          if not checker.is_example(data):
+          if layout.problem(data) is not None:
             return path, offset
     except (tf.errors.OpError, OSError):
       continue
@@ -162,9 +146,9 @@ def fault_at(path, offset):
     return None
 
 
-class SkippedRecords(object):
-  """Reads files for `read_skipping`; counts what it passes over and logs each fault the first
-  time it is met.
+class SkippingReader(object):
+  """Reads files for `read_skipping`, past corrupt records and records of another layout;
+  counts what it passes over and logs each fault the first time it is met.
 
   Attributes:
     records: records skipped so far, counted in every pass over a file (a file read three times
@@ -175,33 +159,15 @@ class SkippedRecords(object):
       a record any more: that stops the run (it is not a corrupt record).
   """
 
-  def __init__(self, input_files, max_seq_length, max_predictions_per_seq):
+  def __init__(self, input_files, layout):
+    """layout: the record_layout.RecordLayout of the records to keep."""
     self.records = 0
     self.bytes = 0
     self.fatal = None
+    self.layout = layout
     self._num_files = len(set(input_files))
-    self._layout = "--max_seq_length=%d --max_predictions_per_seq=%d" % (
-        max_seq_length, max_predictions_per_seq)
-    self._expected = [
-        (name, "float_list" if schema.DTYPES[name] == schema.FLOAT32 else "int64_list", length)
-        for name, length in schema.feature_lengths(max_seq_length,
-                                                   max_predictions_per_seq).items()]
     self._logged = set()
     self._empty = set()  # files whose latest pass gave no record
-
-  def is_example(self, data):
-    """Whether `data` is a tf.train.Example with every feature of the expected kind and length
-    (what the pipeline's FixedLenFeature parse accepts)."""
-    try:
-      features = example_pb2.Example.FromString(data).features.feature
-    except message.DecodeError:
-      return False
-    for name, kind, length in self._expected:
-      feature = features.get(name)
-      if (feature is None or feature.WhichOneof("kind") != kind or
-          len(getattr(feature, kind).value) != length):
-        return False
-    return True
 
   def chunks(self, path):
     """Yields the usable records of `path` (bytes) in lists of up to _CHUNK (each element that
@@ -228,7 +194,7 @@ class SkippedRecords(object):
         if data is None:
           self._frame_fault(path, reader, offset, size)
           break
-        if not self.is_example(data):
+        if self.layout.problem(data) is not None:
           dropped += 1
           dropped_bytes += len(data) + 16
           first_dropped = offset if first_dropped is None else first_dropped
@@ -244,7 +210,7 @@ class SkippedRecords(object):
       self._warn_once((path, "layout"), "%s: %d record%s (the first at byte %d) %s not "
                       "pretraining examples of %s; skipped; %d records skipped so far." % (
                           path, dropped, "" if dropped == 1 else "s", first_dropped,
-                          "is" if dropped == 1 else "are", self._layout, self.records))
+                          "is" if dropped == 1 else "are", self.layout.flags, self.records))
     if kept:
       self._empty.clear()
     else:
@@ -284,16 +250,17 @@ def _file_reason(error, path):
     return "the file no longer exists (deleted or moved after the run started?)"
   if isinstance(error, tf.errors.PermissionDeniedError):
     return "the file can no longer be read: permission denied"
-  return "the file can no longer be read (%s)" % core_message(error).replace(path, "").strip("; ")
+  return "the file can no longer be read (%s)" % errors.tensorflow_reason(error).replace(
+      path, "").strip("; ")
 
 
-def read_skipping(path, skipped):
+def read_skipping(path, reader):
   """A file's records as tf.data.TFRecordDataset(path) reads them, without the corrupt ones
-  (see the module docstring); `skipped` is a SkippedRecords.
+  (see the module docstring); `reader` is a SkippingReader.
 
   The frames are read, their CRCs checked and the Examples checked in Python: TensorFlow's
   reader under `ignore_errors` would retry a file that can't be opened for ever, and a parse
   error can't be told from a reader's inside tf.data.
   """
   return tf.data.Dataset.from_generator(
-      skipped.chunks, output_signature=tf.TensorSpec([None], tf.string), args=(path,)).unbatch()
+      reader.chunks, output_signature=tf.TensorSpec([None], tf.string), args=(path,)).unbatch()

@@ -168,3 +168,11 @@ def test_no_tracker_issue_numbers_in_user_docs():
       # Upstream threads (google-research/bert issue 780) are public and fine to cite.
       ours = re.findall(r"(?<!bert )(?<!upstream )\b[Ii]ssues? #?\d+\b", text)
       assert not ours, (doc, ours)
+
+
+def test_the_module_map_names_every_module():
+  import bert_mlm  # pylint: disable=g-import-not-at-top
+  words = set(re.findall(r"\w+", bert_mlm.__doc__))
+  unnamed = sorted(m for m in _modules()
+                   if m != "bert_mlm" and m.rsplit(".", 1)[-1] not in words)
+  assert unnamed == []

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests import helpers
 
 COMMANDS = ("create_pretraining_data", "create_pretraining_data_beam", "run_pretraining",
             "convert_checkpoint", "export_savedmodel", "create_vocab", "shard_text",
@@ -36,7 +36,7 @@ def _flag_defaults(module):
             "print(json.dumps({f.name: [f.default, type(f.parser).__name__] for f in\n"
             "  flags.FLAGS.get_key_flags_for_module('bert_mlm.cli.%s')}))\n" % (module, module))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+                          cwd=helpers.REPO, env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-2000:]
   return json.loads(result.stdout.splitlines()[-1])
 
@@ -77,9 +77,9 @@ def test_script_module_and_help_agree(tmp_path):
   """`python shard_text.py --help` and `python -m bert_mlm.cli.shard_text --help` print the
   command's docstring and its flags."""
   outputs = []
-  for argv in ([os.path.join(REPO, "shard_text.py")], ["-m", "bert_mlm.cli.shard_text"]):
+  for argv in ([os.path.join(helpers.REPO, "shard_text.py")], ["-m", "bert_mlm.cli.shard_text"]):
     result = subprocess.run([sys.executable] + argv + ["--help"], capture_output=True,
-                            text=True, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=REPO))
+                            text=True, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=helpers.REPO))
     assert result.returncode == _HELP_STATUS, result.stderr[-2000:]
     assert "Cuts pretraining text into shards" in result.stdout
     for flag in ("--input_file", "--output_dir", "--num_shards", "--shard_megabytes",
@@ -97,11 +97,11 @@ def test_beam_dry_run_checks_and_writes_nothing(tmp_path):
 
   def dry_run(*flags):
     return subprocess.run(
-        [sys.executable, os.path.join(REPO, "create_pretraining_data_beam.py"), "--dry_run",
-         "--input_file=" + os.path.join(REPO, "sample_data", "corpus.txt"),
-         "--vocab_file=" + os.path.join(REPO, "sample_data", "vocab.txt"),
+        [sys.executable, os.path.join(helpers.REPO, "create_pretraining_data_beam.py"), "--dry_run",
+         "--input_file=" + os.path.join(helpers.REPO, "sample_data", "corpus.txt"),
+         "--vocab_file=" + os.path.join(helpers.REPO, "sample_data", "vocab.txt"),
          "--output_dir=" + str(out)] + list(flags),
-        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO), timeout=300)
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=helpers.REPO), timeout=300)
 
   result = dry_run("--runner=DirectRunner")
   assert result.returncode == 0, result.stderr[-2000:]
@@ -120,7 +120,7 @@ def test_wheel_in_a_fresh_venv(tmp_path):
   that `bert_mlm` is imported from the venv's wheel, not from a checkout.
   """
   wheels = tmp_path / "wheels"
-  result = subprocess.run([sys.executable, "-m", "pip", "wheel", REPO, "--no-deps",
+  result = subprocess.run([sys.executable, "-m", "pip", "wheel", helpers.REPO, "--no-deps",
                            "--no-build-isolation", "-w", str(wheels)],
                           capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -151,8 +151,8 @@ def test_wheel_in_a_fresh_venv(tmp_path):
 
   where = run([python, "-c", "import bert_mlm, bert_mlm.sample_data as s, bert_mlm.configs as c, "
                              "sys; print(bert_mlm.__file__); print(s.__path__[0]); "
-                             "print(c.__path__[0]); print(REPO in ''.join(sys.path))"
-                             .replace("REPO", repr(REPO))])
+                             "print(c.__path__[0]); print(helpers.REPO in ''.join(sys.path))"
+                             .replace("helpers.REPO", repr(helpers.REPO))])
   assert where.returncode == 0, where.stderr[-2000:]
   package_file, sample_dir, config_dir, checkout_on_path = where.stdout.split()
   assert package_file.startswith(str(venv)), package_file

@@ -29,7 +29,7 @@ from bert_mlm.storage import checkpoints
 from bert_mlm.training import checkpoint_manager
 from bert_mlm.storage import tfrecord
 from tests import helpers
-from tests.helpers import REPO
+from tests import helpers
 
 pytestmark = pytest.mark.slow
 
@@ -87,11 +87,11 @@ class _Workers(object):
     self.exited_at = {}
     limits = file_size_limits or {}
     for index in range(self.count):
-      env = dict(os.environ, PYTHONPATH=REPO, TF_CONFIG=json.dumps(
+      env = dict(os.environ, PYTHONPATH=helpers.REPO, TF_CONFIG=json.dumps(
           {"cluster": {"worker": self.addresses}, "task": {"type": "worker", "index": index}}))
       with open(self.logs[index], "w") as log:
         self.processes.append(subprocess.Popen(
-            [sys.executable, os.path.join(REPO, "run_pretraining.py")] + flags[index],
+            [sys.executable, os.path.join(helpers.REPO, "run_pretraining.py")] + flags[index],
             env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
             preexec_fn=_limit_file_size(limits[index]) if index in limits else None))
 

@@ -28,12 +28,12 @@ import pytest
 
 from bert_mlm import tokenization
 from bert_mlm.config import BertConfig
-from bert_mlm.interop import hf_convert
+from bert_mlm.interop import huggingface
 from bert_mlm.interop import savedmodel
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from bert_mlm.storage import checkpoints
 from tests import helpers
-from tests.helpers import REPO, SAMPLE_DATA
+from tests import helpers
 
 pytestmark = pytest.mark.slow  # each route imports TensorFlow afresh and trains: 20-60 s
 
@@ -90,7 +90,7 @@ def _task(seed=0):
   name the kind) left out; a fifth of the documents held out, sentences seen in training dropped
   from the held-out set. Balanced: 240 training and 120 held-out sentences."""
   kinds = {"The diary of ": 0, "It was market day": 1}
-  documents = [(d, label) for d in _documents(os.path.join(SAMPLE_DATA, "corpus.txt"))
+  documents = [(d, label) for d in _documents(os.path.join(helpers.SAMPLE_DATA, "corpus.txt"))
                for prefix, label in kinds.items() if d[0].startswith(prefix)]
   random.Random(seed).shuffle(documents)
   held_out = len(documents) // 5
@@ -114,7 +114,7 @@ def work(tmp_path_factory, sample_vocab):
   """A random tiny model, export_savedmodel.py's and convert_checkpoint.py's outputs of its
   checkpoint, the task, and fixed encoder inputs."""
   directory = tmp_path_factory.mktemp("finetune")
-  config_file = os.path.join(REPO, "configs", "sample_tiny.json")
+  config_file = os.path.join(helpers.REPO, "configs", "sample_tiny.json")
   config = BertConfig.from_json_file(config_file)
   keras.utils.set_random_seed(7)
   model = BertPretrainingModel(config)
@@ -126,12 +126,12 @@ def work(tmp_path_factory, sample_vocab):
       checkpoints.model_tensors(model.variables_by_name(), global_step=0))
   savedmodel.export_savedmodels(prefix, config_file, sample_vocab, True, str(directory / "export"),
                                 default_seq_length=_SEQ_LENGTH)
-  hf_convert.convert(input_checkpoint=prefix, bert_config_file=config_file,
+  huggingface.convert(input_checkpoint=prefix, bert_config_file=config_file,
                      vocab_file=sample_vocab, do_lower_case=True,
                      output_hf_dir=str(directory / "hf"))
   tokenizer = tokenization.FullTokenizer(sample_vocab, do_lower_case=True)
   task = _task()
-  with open(os.path.join(SAMPLE_DATA, "corpus.txt"), encoding="utf-8") as f:
+  with open(os.path.join(helpers.SAMPLE_DATA, "corpus.txt"), encoding="utf-8") as f:
     task["tokenizer_lines"] = [line for line in f.read().split("\n") if line] + _ACCENTED
   task["pairs"] = _PAIRS
   task["seq_length"] = _SEQ_LENGTH
@@ -465,7 +465,7 @@ def test_keras_hub_computes_the_tanh_gelu_whatever_the_config_says():
 
 def _readme_blocks():
   """The code blocks of README's "After pretraining" section: (language, text) in order."""
-  with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+  with open(os.path.join(helpers.REPO, "README.md"), encoding="utf-8") as f:
     readme = f.read()
   section = readme.split("## After pretraining")[1].split("\n## ")[0]
   parts = section.split("```")
@@ -496,6 +496,6 @@ def test_readme_after_pretraining_runs(work):
       command = [sys.executable, "-I", path]
     else:
       command = ["bash", "-c", local(text)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
-                            env=dict(env, PYTHONPATH=REPO) if language != "python" else env)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=helpers.REPO,
+                            env=dict(env, PYTHONPATH=helpers.REPO) if language != "python" else env)
     assert result.returncode == 0, (text, result.stderr[-3000:])

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests import helpers
 
-PACKAGE = os.path.join(REPO, "bert_mlm")
+PACKAGE = os.path.join(helpers.REPO, "bert_mlm")
 
 # Lowest first. A module may import modules of its own layer or of a lower one, never of a
 # higher one. A module is placed by the longest prefix of its dotted name listed here.
@@ -43,7 +43,7 @@ def _modules():
     for name in files:
       if name.endswith(".py"):
         path = os.path.join(directory, name)
-        dotted = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
+        dotted = os.path.relpath(path, helpers.REPO)[:-3].replace(os.sep, ".")
         modules[dotted[:-len(".__init__")] if dotted.endswith(".__init__") else dotted] = path
   return modules
 
@@ -116,7 +116,7 @@ def test_the_data_side_imports_no_tensorflow():
             "('tensorflow', 'keras', 'tensorflow_text'))\n"
             "assert not loaded, loaded[:5]\n" % ", ".join(TENSORFLOW_FREE))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+                          cwd=helpers.REPO, env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -131,7 +131,7 @@ def test_the_original_modules_keep_its_public_names():
             "  missing = [n for n in names.split() if not hasattr(module, n)]\n"
             "  assert not missing, (module.__name__, missing)\n")
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+                          cwd=helpers.REPO, env=dict(os.environ, PYTHONPATH=helpers.REPO))
   assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -139,12 +139,12 @@ def test_the_original_modules_keep_its_public_names():
                                  "recipes/README.md", "configs/README.md",
                                  "sample_data/README.md"])
 def test_docs_name_modules_that_exist(doc):
-  path = os.path.join(REPO, doc)
+  path = os.path.join(helpers.REPO, doc)
   if not os.path.exists(path):
     pytest.skip("no %s" % doc)
   text = open(path, encoding="utf-8").read()
   missing = sorted({p for p in re.findall(r"\bbert_mlm/[\w/]+\.py\b", text)
-                    if not os.path.exists(os.path.join(REPO, p))})
+                    if not os.path.exists(os.path.join(helpers.REPO, p))})
   dotted = sorted({d for d in re.findall(r"\bbert_mlm(?:\.\w+)+", text)
                    if not _resolves(d)})
   assert (missing, dotted) == ([], [])
@@ -154,7 +154,7 @@ def _resolves(dotted):
   """Whether `bert_mlm.a.b[.name]` names a module or package (or a name inside one)."""
   parts = dotted.split(".")
   for end in (len(parts), len(parts) - 1):
-    base = os.path.join(REPO, *parts[:end])
+    base = os.path.join(helpers.REPO, *parts[:end])
     if os.path.exists(base + ".py") or os.path.exists(os.path.join(base, "__init__.py")):
       return True
   return False
@@ -162,7 +162,7 @@ def _resolves(dotted):
 
 def test_no_tracker_issue_numbers_in_user_docs():
   for doc in ("README.md", "recipes/README.md", "configs/README.md", "sample_data/README.md"):
-    path = os.path.join(REPO, doc)
+    path = os.path.join(helpers.REPO, doc)
     if os.path.exists(path):
       text = open(path, encoding="utf-8").read()
       # Upstream threads (google-research/bert issue 780) are public and fine to cite.

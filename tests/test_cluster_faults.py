@@ -29,7 +29,6 @@ from bert_mlm.storage import checkpoints
 from bert_mlm.training import checkpoint_manager
 from bert_mlm.storage import tfrecord
 from tests import helpers
-from tests import helpers
 
 pytestmark = pytest.mark.slow
 

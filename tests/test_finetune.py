@@ -33,7 +33,6 @@ from bert_mlm.interop import savedmodel
 from bert_mlm.model.pretraining_model import BertPretrainingModel
 from bert_mlm.storage import checkpoints
 from tests import helpers
-from tests import helpers
 
 pytestmark = pytest.mark.slow  # each route imports TensorFlow afresh and trains: 20-60 s
 

@@ -1,6 +1,7 @@
 """bert_mlm/allocator.py: the malloc settings act, the variable turns them off, numerics stay."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -116,7 +117,8 @@ def test_training_is_bit_identical_with_and_without_tuning(tmp_path):
         capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert ("malloc tuning: on" if setting == "1" else "malloc tuning: off") in result.stderr
-    losses = [line.split("step ", 1)[1].rsplit(",", 1)[0]  # without the examples/s
+    # Step, losses and learning rate; not the examples/s and ETA that follow.
+    losses = [re.search(r"step (\S+ \([^)]*\): loss .*?, lr [^,]+),", line).group(1)
               for line in result.stderr.splitlines()
               if ": loss " in line]
     assert len(losses) == 3

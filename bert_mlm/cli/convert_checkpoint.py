@@ -53,6 +53,7 @@ FLAGS = flags.FLAGS
 def run(_):
   """The command, its flags parsed."""
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("convert_checkpoint.py"):
     huggingface.convert(
         input_checkpoint=FLAGS.input_checkpoint, bert_config_file=FLAGS.bert_config_file,
@@ -62,7 +63,6 @@ def run(_):
 
 
 def main():
-  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__)
 
 

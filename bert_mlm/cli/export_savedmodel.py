@@ -45,13 +45,13 @@ FLAGS = flags.FLAGS
 def run(_):
   """The command, its flags parsed."""
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("export_savedmodel.py"):
     savedmodel.export_savedmodels(FLAGS.input_checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
                               FLAGS.do_lower_case, FLAGS.output_dir, FLAGS.seq_length)
 
 
 def main():
-  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__, required=("input_checkpoint", "bert_config_file",
                                         "vocab_file", "output_dir"))
 

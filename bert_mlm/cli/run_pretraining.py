@@ -138,6 +138,7 @@ def _options(bert_config, input_files, masking=None):
 def run(_):
   """The command, its flags parsed."""
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("run_pretraining.py"):
     if FLAGS.dry_run:
       _masking(build=False)
@@ -160,7 +161,6 @@ def run(_):
 
 
 def main():
-  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__, required=("input_file", "bert_config_file", "output_dir"))
 
 

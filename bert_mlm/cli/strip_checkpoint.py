@@ -35,6 +35,7 @@ FLAGS = flags.FLAGS
 def run(_):
   """The command, its flags parsed."""
   logging.set_verbosity(logging.INFO)
+  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   with errors.one_line_errors("strip_checkpoint.py"):
     if FLAGS.dry_run:
       dry_run.check_strip(FLAGS.input_checkpoint, FLAGS.output_checkpoint)
@@ -45,7 +46,6 @@ def run(_):
 
 
 def main():
-  allocator.tune_malloc()  # before TensorFlow allocates the step's buffers
   command.run(run, __name__, required=("input_checkpoint", "output_checkpoint"))
 
 

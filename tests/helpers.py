@@ -27,6 +27,20 @@ TRAIN_CONFIG = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_atte
                     type_vocab_size=2, initializer_range=0.2)
 
 
+# Opens a child script that must run without this package (what users load: SavedModels,
+# converted directories): bert_mlm is blocked even through the editable install's import hook.
+NO_BERT_MLM = r'''
+import sys
+sys.modules["bert_mlm"] = None
+try:
+  import bert_mlm
+except ImportError:
+  pass
+else:
+  raise SystemExit("bert_mlm is importable")
+'''
+
+
 def pretraining_options(files, output_dir, /, config=TRAIN_CONFIG, seq_length=24,
                         max_predictions=4, batch_size=4, **values):
   """run_pretraining's options for a small run on the record `files`, unshuffled; `values` sets
@@ -163,6 +177,19 @@ def check_png(path, min_width=400, min_height=300):
   assert differs > 0.02, differs
   assert len(np.unique(pixels[..., :3].reshape(-1, 3).round(2), axis=0)) > 10
   return pixels
+
+
+def split_corpus(path, directory, parts):
+  """Splits a corpus at document boundaries into `parts` files `part-<i>.txt`; returns their
+  paths (documents dealt round-robin)."""
+  with open(path, encoding="utf-8") as f:
+    documents = f.read().split("\n\n")
+  paths = []
+  for part in range(parts):
+    paths.append(os.path.join(directory, "part-%d.txt" % part))
+    with open(paths[-1], "w", encoding="utf-8") as f:
+      f.write("\n\n".join(documents[part::parts]) + "\n")
+  return paths
 
 
 def text_lines(*paths):

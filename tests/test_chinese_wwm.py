@@ -292,22 +292,12 @@ def test_deterministic_for_a_seed(tmp_path):
 # --- Per-file mode, Beam, the command line ----------------------------------------------------
 
 
-def _split(path, directory, parts):
-  with open(path, encoding="utf-8") as f:
-    documents = f.read().split("\n\n")
-  paths = []
-  for part in range(parts):
-    paths.append(os.path.join(directory, "part-%d.txt" % part))
-    with open(paths[-1], "w", encoding="utf-8") as f:
-      f.write("\n\n".join(documents[part::parts]) + "\n")
-  return paths
-
 
 @pytest.fixture
 def zh_parts(tmp_path):
   inputs = tmp_path / "in"
   inputs.mkdir()
-  return _split(_ZH_CORPUS, str(inputs), 3)
+  return helpers.split_corpus(_ZH_CORPUS, str(inputs), 3)
 
 
 def _assert_per_file_outputs(parts, output_dir, single_dir, flags):

@@ -29,15 +29,7 @@ _PAIRS = [("Roswitha gets up at dawn.", "Then she brushes the horse, and sings a
 # Runs in a fresh interpreter (-I: no PYTHONPATH, no user site, not the script's directory) with
 # bert_mlm blocked even through the editable install's import hook: only TensorFlow and
 # tensorflow-text.
-_CHILD = r'''
-import sys
-sys.modules["bert_mlm"] = None
-try:
-  import bert_mlm
-except ImportError:
-  pass
-else:
-  raise SystemExit("bert_mlm is importable")
+_CHILD = helpers.NO_BERT_MLM + r'''
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # registers the tokenizer's ops

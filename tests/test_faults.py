@@ -262,7 +262,7 @@ def test_truncated_shard_checkpoints_the_last_step_and_resumes_once_repaired(dat
   _assert_no_partial_files(out)
   # Repaired, the same command resumes from step 11 and ends where the uninterrupted run ends.
   shutil.copy(data.b, b)
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _train([a, b], out)
   assert "Resuming from %s" % (out / "model.ckpt-11") in caplog.text
   _assert_same_run(out, data.whole, lost_steps=[11])
@@ -285,7 +285,7 @@ def test_flipped_byte_stops_and_skip_corrupt_records_reads_past_it(data, tmp_pat
   _assert_no_partial_files(out)
   # With --skip_corrupt_records the rerun resumes and finishes; every pass over b loses its
   # last 18 records (a TFRecord file can't be read past a broken record), all counted.
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _train([a, b], out, skip_corrupt_records=True)
   assert "Resuming from %s" % (out / "model.ckpt-7") in caplog.text
   assert ("--skip_corrupt_records: %s: byte %d: the record's data fail their CRC check "
@@ -394,7 +394,7 @@ def test_records_of_another_layout_inside_a_file(data, tmp_path, capsys, caplog)
   assert err.endswith("; training stopped after step 8 (saved %s); %s\n"
                       % (out / "model.ckpt-8", _RESUME_HINT))
   _assert_checkpoint_at(out, 8)
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _train([a, b], out, skip_corrupt_records=True)
   assert ("--skip_corrupt_records: %s: 2 records (the first at byte %d) are not pretraining "
           "examples of --max_seq_length=24 --max_predictions_per_seq=4; skipped" % (b, bad)
@@ -424,7 +424,7 @@ def test_corrupt_record_during_evaluation(data, tmp_path, capsys, caplog):
                       "repair or remove the file and rerun, or rerun with "
                       "--skip_corrupt_records.\n" % weights)
   assert os.listdir(str(out)) == []  # no eval_results.txt, partial or not
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _, result = evaluate(skip_corrupt_records=True)
   assert np.isfinite(result["loss"])
   assert os.path.exists(str(out / "eval_results.txt"))
@@ -490,7 +490,7 @@ def test_full_disk_at_checkpoint_keeps_the_previous_one_and_resumes(data, tmp_pa
   assert all(n.startswith("events.out.tfevents.") for n in set(after) - set(before))
   _assert_no_partial_files(out)
   # Space back: the same command resumes from step 10 and ends as the uninterrupted run.
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _train([a, b], out)
   assert "Resuming from %s" % (out / "model.ckpt-10") in caplog.text
   final = helpers.read_checkpoint(str(out / ("model.ckpt-%d" % _STEPS)))
@@ -509,7 +509,7 @@ def test_resume_falls_back_to_the_newest_complete_checkpoint(data, tmp_path, cap
   data_file = str(newest) + ".data-00000-of-00001"
   with open(data_file, "r+b") as f:
     f.truncate(os.path.getsize(data_file) // 2)
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _train([a, b], out)
   assert re.search(r"Checkpoint %s can't be restored \(Checkpoint %s: variable \S+ cannot be "
                    r"read \(truncated or corrupt\?\): .*\); trying the one before it\."
@@ -524,7 +524,7 @@ def test_resume_falls_back_to_the_newest_complete_checkpoint(data, tmp_path, cap
     f.write("garbage ][\n")
   os.remove(str(newest) + ".index")
   caplog.clear()
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _train([a, b], out)
   assert "%s can't be parsed" % (out / "checkpoint") in caplog.text
   assert "Resuming from %s" % (out / "model.ckpt-20") in caplog.text

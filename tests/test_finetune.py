@@ -45,16 +45,7 @@ _PAIRS = [("Roswitha gets up at dawn.", "Then she brushes the horse, and sings a
           ("It was market day in Dunmere.", "Cato sold 16 jugs in Dunmere for 64 coins. " * 4)]
 
 # Opens every child script: nothing of this package can be imported there.
-_NO_BERT_MLM = r'''
-import sys
-sys.modules["bert_mlm"] = None
-try:
-  import bert_mlm
-except ImportError:
-  pass
-else:
-  raise SystemExit("bert_mlm is importable")
-'''
+_NO_BERT_MLM = helpers.NO_BERT_MLM
 # Then, for the routes' scripts: the task, the fixed inputs, and what the test reads back.
 _CHILD_PRELUDE = r'''
 import json

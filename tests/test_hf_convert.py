@@ -331,7 +331,7 @@ def test_masked_lm_and_bare_model_directories(cls, missing_scopes, tmp_path, cap
   theirs = _transformers_model(cls, seed=1, hidden_act="gelu_new")
   _save_transformers(theirs, tmp_path / "hf", tokenizer=False)
   prefix = str(tmp_path / "tf1" / "bert_model.ckpt")
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     summary = _from_hf(tmp_path / "hf", prefix)
   assert summary["architecture"] == cls.__name__
   assert {name.rsplit("/", 1)[0] for name in summary["missing"]} == missing_scopes

@@ -29,17 +29,6 @@ def _assert_same_outputs(ours, theirs):
       assert a == b, "example %d of %s differs" % (index, our_path)
 
 
-def _split_file(path, directory, parts):
-  """Splits a corpus at document boundaries into `parts` files; returns their paths."""
-  with open(path, encoding="utf-8") as f:
-    documents = f.read().split("\n\n")
-  paths = []
-  for part in range(parts):
-    paths.append(os.path.join(directory, "part-%d.txt" % part))
-    with open(paths[-1], "w", encoding="utf-8") as f:
-      f.write("\n\n".join(documents[part::parts]) + "\n")
-  return paths
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", [
@@ -60,7 +49,7 @@ def test_several_inputs_by_glob_and_list_and_several_outputs(english_corpus, min
                                                             tmp_path):
   inputs = tmp_path / "in"
   inputs.mkdir()
-  _split_file(english_corpus, str(inputs), 4)
+  helpers.split_corpus(english_corpus, str(inputs), 4)
   # A glob (read in directory order, as tf.gfile.Glob) plus a second pattern.
   shutil.copy(str(inputs / "part-0.txt"), str(tmp_path / "extra.txt"))
   input_file = "%s/part-*.txt,%s" % (inputs, tmp_path / "extra.txt")

@@ -33,7 +33,8 @@ LAYERS = (
 TENSORFLOW_FREE = ("bert_mlm.errors", "bert_mlm.schema", "bert_mlm.storage.file_io",
                    "bert_mlm.storage.tfrecord", "bert_mlm.tokenization",
                    "bert_mlm.create_pretraining_data", "bert_mlm.unmasked_examples",
-                   "bert_mlm.data.sharding")
+                   "bert_mlm.data.sharding", "bert_mlm.data.per_file", "bert_mlm.chinese_words",
+                   "bert_mlm.progress", "bert_mlm.allocator", "bert_mlm.storage.atomic")
 
 
 def _modules():

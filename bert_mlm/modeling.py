@@ -16,6 +16,7 @@ Every layer is named after the original's variable scope and builds its weights 
 Shapes: B batch, S sequence length, H hidden size, N heads, D = H / N.
 """
 
+import contextlib
 import math
 
 import keras
@@ -95,16 +96,19 @@ class Dropout(keras.layers.Layer):
   in benchmarks/README.md). Seeded, like Keras', by
   keras.utils.set_random_seed; under tf.distribute each replica folds its id into the seed, so
   the replicas' shares of a batch get independent masks, as on one device.
+
+  The mask is drawn in `call`, or drawn beforehand by `draw_keep` and given to the call (see
+  BertModel.dropout_masks_given): the same mask either way, from the same generator state.
   """
 
   def __init__(self, rate, name=None, **kwargs):
     super().__init__(name=name, **kwargs)
     self.rate = rate
     self.seed_generator = keras.random.SeedGenerator()
+    self.given_keep = None
 
-  def call(self, x, training=False):
-    if not training or not self.rate:
-      return x
+  def draw_keep(self, shape):
+    """The keep mask (bool, `shape`) of this layer's next training call; advances the generator."""
     seed = self.seed_generator.next()
     replica = tf.distribute.get_replica_context()
     if replica is not None:
@@ -112,7 +116,17 @@ class Dropout(keras.layers.Layer):
                                                       alg="philox")
     # Stateless ops take an int32 seed (XLA needs it); the generator's state is int64.
     seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-    keep = tf.random.stateless_uniform(tf.shape(x), seed, alg="philox") >= self.rate
+    return tf.random.stateless_uniform(shape, seed, alg="philox") >= self.rate
+
+  def call(self, x, training=False):
+    if not training or not self.rate:
+      return x
+    keep = self.given_keep
+    if keep is None:
+      keep = self.draw_keep(tf.shape(x))
+    elif keep.shape.is_fully_defined() and x.shape.is_fully_defined() and keep.shape != x.shape:
+      raise ValueError("%s: a dropout mask of shape %s given for an input of shape %s"
+                       % (self.path, keep.shape, x.shape))
     return tf.where(keep, x * (1.0 / (1.0 - self.rate)), tf.zeros_like(x))
 
 
@@ -358,6 +372,45 @@ class BertModel(keras.Model):
       layers += [layer.attention.self_attention.dropout, layer.attention.output_block.dropout,
                  layer.output_block.dropout]
     return layers
+
+  def dropout_shapes(self, batch_size, seq_length, num_output_positions=None):
+    """The input shape of each of dropout_layers() in a training pass over [B, S] inputs (with
+    output_positions [B, K]: the last layer runs at K + 1 rows, [CLS] and those)."""
+    c = self.config
+    b, s, h, n = batch_size, seq_length, c.hidden_size, c.num_attention_heads
+    shapes = [[b, s, h]]
+    for i in range(c.num_hidden_layers):
+      rows = s
+      if num_output_positions is not None and i == c.num_hidden_layers - 1:
+        rows = num_output_positions + 1
+      shapes += [[b, n, rows, s], [b, rows, h], [b, rows, h]]
+    return shapes
+
+  def draw_dropout_masks(self, batch_size, seq_length, num_output_positions=None):
+    """The keep mask of each of dropout_layers() (None where its rate is 0) for the next
+    training pass, drawn now as the pass would draw them (see dropout_shapes).
+
+    A step compiled with XLA takes them as inputs (dropout_masks_given): on CPU, TensorFlow's
+    Philox kernel draws them faster than XLA's code for the same draw (benchmarks/README.md),
+    and they are then the masks the step draws without XLA.
+    """
+    return [layer.draw_keep(shape) if layer.rate else None
+            for layer, shape in zip(self.dropout_layers(),
+                                    self.dropout_shapes(batch_size, seq_length,
+                                                        num_output_positions))]
+
+  @contextlib.contextmanager
+  def dropout_masks_given(self, masks):
+    """Within: each of dropout_layers() applies its mask from `masks` (draw_dropout_masks)
+    instead of drawing one. `masks` None: they draw their own, as always."""
+    layers = self.dropout_layers() if masks is not None else []
+    for layer, keep in zip(layers, masks or []):
+      layer.given_keep = keep
+    try:
+      yield
+    finally:
+      for layer in layers:
+        layer.given_keep = None
 
   def call(self, input_ids, input_mask=None, token_type_ids=None, training=False,
            output_positions=None):

@@ -143,6 +143,46 @@ def test_masked_positions_only_gives_the_same_losses_and_gradients():
     assert np.max(np.abs(a - b)) <= 1e-5 * scale, variable.path
 
 
+@pytest.mark.parametrize("masked_positions_only", [False, True])
+def test_dropout_masks_drawn_beforehand_are_the_ones_the_pass_draws(masked_positions_only):
+  """The masks a step compiled with XLA is given (drawn outside it) are the masks the forward
+  pass draws itself from the same generator state; given inside a compiled pass, the outputs
+  agree to round-off."""
+  config = BertConfig.from_dict(_TINY)
+  model = BertPretrainingModel(config)
+  features = helpers.make_features(_TINY, seed=9)
+  layers = model.bert.dropout_layers()
+
+  def reset_generators():
+    for i, layer in enumerate(layers):
+      layer.seed_generator.state.assign([1234 + i, 0])
+
+  def run(masks):
+    with model.bert.dropout_masks_given(masks):
+      return model(features, training=True, masked_positions_only=masked_positions_only)
+
+  reset_generators()
+  drawn = run(None)
+  reset_generators()
+  batch, seq = features["input_ids"].shape
+  num_positions = features["masked_lm_positions"].shape[1] if masked_positions_only else None
+  masks = model.bert.draw_dropout_masks(batch, seq, num_positions)
+  given = run(masks)
+  compiled = tf.function(run, jit_compile=True)(masks)
+  assert all(layer.given_keep is None for layer in layers)
+  assert 0.8 < np.mean([m.numpy().mean() for m in masks]) < 0.95  # rate 0.1
+  for name in ("masked_lm_log_probs", "next_sentence_log_probs", "sequence_output"):
+    np.testing.assert_array_equal(given[name].numpy(), drawn[name].numpy(), err_msg=name)
+    np.testing.assert_allclose(compiled[name].numpy(), drawn[name].numpy(), rtol=1e-5,
+                               atol=1e-5, err_msg=name)
+  reset_generators()
+  assert not np.array_equal(run(None)["sequence_output"].numpy(),
+                            run(None)["sequence_output"].numpy())  # each pass draws anew
+  masks[1] = masks[1][:, :, :1]
+  with pytest.raises(ValueError, match="attention/self/dropout.*a dropout mask of shape"):
+    run(masks)
+
+
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_dropout_keeps_at_the_rate_and_scales(jit_compile):
   from bert_mlm import modeling  # pylint: disable=g-import-not-at-top

@@ -21,6 +21,7 @@ global step: the masks of a step depend on the seed and the step alone, so a run
 checkpoint draws what the uninterrupted run drew.
 """
 
+from absl import logging
 import keras
 import tensorflow as tf
 
@@ -70,8 +71,13 @@ class TrainStep(object):
     # Several workers must take the same stop decision at the same step, or the collectives
     # would hang.
     self._combine_stop_requests = distribute.num_workers(strategy) > 1
+    self.use_xla = use_xla
     self._forward_backward_fn = (tf.function(self._forward_backward, jit_compile=True)
                                  if use_xla else self._forward_backward)
+    if use_xla:
+      logging.info("XLA compiles the forward and backward pass; the dropout masks are drawn "
+                   "before it by TensorFlow's Philox kernel (faster on CPU, and the masks of "
+                   "the step without XLA)")
     self._loop = tf.function(self._loop_fn)
 
   def run(self, iterator, num_steps):
@@ -116,7 +122,8 @@ class TrainStep(object):
     denominators = losses.global_denominators(micro_batches)
     step_losses, grads = None, None
     for features in micro_batches:
-      micro_losses, micro_grads = self._forward_backward_fn(features, denominators)
+      masks = self._draw_dropout_masks(features) if self.use_xla else None
+      micro_losses, micro_grads = self._forward_backward_fn(features, denominators, masks)
       if grads is None:
         step_losses, grads = micro_losses, micro_grads
       else:
@@ -133,10 +140,16 @@ class TrainStep(object):
     ctx.merge_call(self._apply, args=(grads, lr, finite, grad_scale))
     return step_losses
 
-  def _forward_backward(self, features, denominators):
+  def _draw_dropout_masks(self, features):
+    """The masks the forward pass on `features` would draw (modeling.draw_dropout_masks)."""
+    batch_size, seq_length = tf.unstack(tf.shape(features["input_ids"]))
+    return self.model.bert.draw_dropout_masks(
+        batch_size, seq_length, num_output_positions=tf.shape(features["masked_lm_positions"])[1])
+
+  def _forward_backward(self, features, denominators, dropout_masks=None):
     """This replica's share of the losses, and the gradients of the total (XLA-compiled with
-    use_xla)."""
-    with tf.GradientTape() as tape:
+    use_xla, then given the dropout masks, drawn outside)."""
+    with tf.GradientTape() as tape, self.model.bert.dropout_masks_given(dropout_masks):
       outputs = self.model(features, training=True, masked_positions_only=True)
       step_losses = losses.pretraining_losses(outputs, features, denominators)
       loss = step_losses["total_loss"]  # the quantity optimized

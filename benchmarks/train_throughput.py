@@ -7,7 +7,8 @@ FLOPs each step executes (6 x forward matmul FLOPs: encoder, attention, masked L
 last layer at the masked positions only, as the step runs it) and that rate as a fraction of the
 measured peak of a large float32 matmul on this machine, beside every row. On a shared machine,
 the CPU time each step takes (user + system, ours and the peer's process) is the steadier
-comparison: wall time is whatever share of the cores the other jobs leave.
+comparison: wall time is whatever share of the cores the other jobs leave. Every row of ours
+runs in a fresh process, as every row of the peer's does.
 
   python benchmarks/train_throughput.py [--with_model_garden]
 
@@ -154,6 +155,18 @@ PEER_GLIBC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_t
                        "glibc.malloc.top_pad=67108864")
 
 
+def measure_fresh(name, batch, use_xla, steps, warmup):
+  """measure() in a new process of this script, as the peer's rows run: in one process, a row
+  run after the others measured up to 15% slower (BERT-Base with XLA after the other three)."""
+  command = [sys.executable, os.path.abspath(__file__), "--measure_row", name, "--batch",
+             str(batch), "--steps", str(steps), "--warmup", str(warmup)]
+  result = subprocess.run(command + (["--use_xla"] if use_xla else []), capture_output=True,
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  if result.returncode:
+    sys.exit("our row failed:\n" + result.stderr[-3000:])
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def measure_peer(python, name, batch, use_xla, steps, warmup, malloc_tuning=False):
   command = [python, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                   "model_garden_peer.py"), "--config", name,
@@ -178,9 +191,17 @@ def main():
   parser.add_argument("--peer_malloc_tuning", action="store_true",
                       help="give the peer our malloc settings too (GLIBC_TUNABLES)")
   parser.add_argument("--configs", default="L4/H256/A4,BERT-Base")
+  parser.add_argument("--measure_row", help="(internal) measure this config in this process and "
+                      "print the result as JSON")
+  parser.add_argument("--batch", type=int, help="(internal, with --measure_row)")
+  parser.add_argument("--use_xla", action="store_true", help="(internal, with --measure_row)")
   args = parser.parse_args()
-  python = peer_python(args.venv) if args.with_model_garden else None
   allocator.tune_malloc()  # as our commands do
+  if args.measure_row:
+    print(json.dumps(measure(args.measure_row, args.batch, 128, 20, args.use_xla, args.steps,
+                             args.warmup)))
+    return
+  python = peer_python(args.venv) if args.with_model_garden else None
   cpu = cpu_line()
   print("CPU: %s; load average %.1f" % (cpu, os.getloadavg()[0]))
   print("| config | batch | seq | predictions | XLA | sequences/s | executed GFLOP/s | of peak |"
@@ -193,8 +214,8 @@ def main():
     for use_xla in (False, True):
       # The peak is measured beside every row: on a shared machine it moves with the load.
       peak = matmul_peak_gflops()
-      sequences, gflops, cpu_per_sequence = measure(name, batch, 128, 20, use_xla, args.steps,
-                                                    args.warmup)
+      sequences, gflops, cpu_per_sequence = measure_fresh(name, batch, use_xla, args.steps,
+                                                          args.warmup)
       peer, peer_cpu_per_sequence = (
           measure_peer(python, name, batch, use_xla, args.steps, args.warmup,
                        args.peer_malloc_tuning) if python else (float("nan"), float("nan")))

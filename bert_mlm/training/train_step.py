@@ -18,7 +18,8 @@ before each step every worker's request is combined, so all stop at the same ste
 
 Dropout draws from each layer's seed generator, whose state is set before every step from the
 global step: the masks of a step depend on the seed and the step alone, so a run resumed from a
-checkpoint draws what the uninterrupted run drew.
+checkpoint draws what the uninterrupted run drew. With use_xla they are drawn before the compiled
+pass and given to it (BertModel.draw_dropout_masks): the masks of the step without XLA.
 """
 
 from absl import logging
@@ -141,7 +142,7 @@ class TrainStep(object):
     return step_losses
 
   def _draw_dropout_masks(self, features):
-    """The masks the forward pass on `features` would draw (modeling.draw_dropout_masks)."""
+    """The masks the forward pass on `features` would draw (BertModel.draw_dropout_masks)."""
     batch_size, seq_length = tf.unstack(tf.shape(features["input_ids"]))
     return self.model.bert.draw_dropout_masks(
         batch_size, seq_length, num_output_positions=tf.shape(features["masked_lm_positions"])[1])

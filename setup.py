@@ -67,7 +67,7 @@ setuptools.setup(
             "pytest>=8,<10",
             # The suite runs on two worker processes, a test file each at a time (`-n 2 --dist
             # loadfile`: a file's module fixtures are built once): most tests wait on
-            # subprocesses or a single thread, so two cores finish it in about 2/3 of the time.
+            # subprocesses or a single thread, so two cores finish it sooner (benchmarks/README.md).
             "pytest-xdist>=3.8,<4",
             "transformers>=5.24,<6",
             "torch==2.13.0",

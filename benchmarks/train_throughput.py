@@ -157,7 +157,7 @@ PEER_GLIBC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_t
 
 def measure_fresh(name, batch, use_xla, steps, warmup):
   """measure() in a new process of this script, as the peer's rows run: in one process, a row
-  run after the others measured up to 15% slower (BERT-Base with XLA after the other three)."""
+  run after the others measured slower (benchmarks/README.md)."""
   command = [sys.executable, os.path.abspath(__file__), "--measure_row", name, "--batch",
              str(batch), "--steps", str(steps), "--warmup", str(warmup)]
   result = subprocess.run(command + (["--use_xla"] if use_xla else []), capture_output=True,
@@ -191,11 +191,17 @@ def main():
   parser.add_argument("--peer_malloc_tuning", action="store_true",
                       help="give the peer our malloc settings too (GLIBC_TUNABLES)")
   parser.add_argument("--configs", default="L4/H256/A4,BERT-Base")
-  parser.add_argument("--measure_row", help="(internal) measure this config in this process and "
-                      "print the result as JSON")
+  parser.add_argument("--measure_row", choices=sorted(CONFIGS),
+                      help="(internal) measure this config in this process and print the "
+                      "result as JSON")
   parser.add_argument("--batch", type=int, help="(internal, with --measure_row)")
   parser.add_argument("--use_xla", action="store_true", help="(internal, with --measure_row)")
   args = parser.parse_args()
+  if args.measure_row and args.batch is None:
+    parser.error("--measure_row needs --batch")
+  if not args.measure_row and (args.batch is not None or args.use_xla):
+    parser.error("--batch and --use_xla go with --measure_row (the rows' batches and XLA "
+                 "settings are fixed)")
   allocator.tune_malloc()  # as our commands do
   if args.measure_row:
     print(json.dumps(measure(args.measure_row, args.batch, 128, 20, args.use_xla, args.steps,
